@@ -1,0 +1,44 @@
+package fresh
+
+import "context"
+
+// A Bus carries invalidation messages between processes (and between caches in one
+// process). It is byte-oriented: fresh encodes and decodes the messages, so one Bus
+// implementation serves every Cache whatever its key and value types.
+//
+// Implementations must deliver the messages of one publisher in the order it published
+// them, to every subscriber, including subscribers in the publishing process (fresh uses
+// its own echoes as heartbeats to bound staleness). When a transport cannot promise that
+// a subscriber saw every message (a reconnect without replay, a dropped buffer), it must
+// call the subscriber's HandleLoss before delivering anything newer; fresh then flushes
+// the caches that subscriber feeds. Silence must never stand for loss: that is the
+// defect fresh exists to avoid.
+//
+// The freshtest package has a conformance suite, freshtest.TestBus, that every
+// implementation should pass.
+type Bus interface {
+	// Publish sends msg to every subscriber. It returns once the transport has accepted
+	// the message (for a network bus: once the server acknowledged it), or with an error.
+	// Publish must not retain msg after it returns.
+	Publish(ctx context.Context, msg []byte) error
+	// Subscribe registers h and returns once h will receive every message published
+	// after Subscribe returned. Handlers are called from one goroutine per subscription,
+	// in publication order; they must not block for long.
+	Subscribe(ctx context.Context, h Handler) (Subscription, error)
+}
+
+// A Handler receives what a Bus delivers.
+type Handler interface {
+	// HandleMessage receives one message. The handler must not retain msg after it
+	// returns.
+	HandleMessage(msg []byte)
+	// HandleLoss reports that messages may have been lost (err says why). The
+	// subscription continues; messages after the loss follow.
+	HandleLoss(err error)
+}
+
+// A Subscription is an active registration of a Handler on a Bus.
+type Subscription interface {
+	// Close stops delivery. After Close returns, the handler is not called again.
+	Close() error
+}
