@@ -60,10 +60,10 @@ type peer struct{ epoch, seq uint64 }
 // maxPending bounds the messages queued behind a failed publish.
 const maxPending = 10_000
 
-// retryBackoff bounds the pause between retries of a failed publish.
+// The pause between retries of a failed publish doubles from retryMin to retryMax.
 const (
-	retryMin = 10 * time.Millisecond
-	retryMax = 2 * time.Second
+	retryMin = 10 * time.Millisecond // first pause
+	retryMax = 2 * time.Second       // longest pause
 )
 
 func newBusLink[K comparable, V any](c *Cache[K, V]) (*busLink, error) {

@@ -16,10 +16,10 @@ type source struct {
 	v  int
 }
 
-func (s *source) read() int  { s.mu.Lock(); defer s.mu.Unlock(); return s.v }
+func (s *source) read() int   { s.mu.Lock(); defer s.mu.Unlock(); return s.v }
 func (s *source) write(v int) { s.mu.Lock(); s.v = v; s.mu.Unlock() }
 
-func newCache(t *testing.T, o fresh.Options[string, int]) *fresh.Cache[string, int] {
+func newCache[V any](t *testing.T, o fresh.Options[string, V]) *fresh.Cache[string, V] {
 	t.Helper()
 	c, err := fresh.New(o)
 	if err != nil {
@@ -180,7 +180,7 @@ func TestNoJoiningOldFlight(t *testing.T) {
 				}
 				return v, nil
 			}
-			go c.GetOrLoad(ctx, "k", loader)
+			go func() { _, _ = c.GetOrLoad(ctx, "k", loader) }()
 			<-entered
 			src.write(1)
 			switch how {

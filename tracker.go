@@ -253,18 +253,6 @@ func (t *Tracker) records() int {
 	return n
 }
 
-// tombstone returns the tombstone of the named dependency (0 when it has no record).
-func (t *Tracker) tombstone(name string) uint64 {
-	sh := t.shardOf(name)
-	sh.mu.Lock()
-	r := sh.m[name]
-	sh.mu.Unlock()
-	if r == nil {
-		return 0
-	}
-	return r.tomb.Load()
-}
-
 // maxStore raises a to v if v is larger (a max-register).
 func maxStore(a *atomic.Uint64, v uint64) {
 	for {

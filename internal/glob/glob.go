@@ -1,10 +1,14 @@
-// Package glob matches strings against glob patterns: * matches any run of bytes
-// (including none), ? any one byte, [abc] and [a-z] a byte of a set, [!...] or [^...]
-// a byte outside it, and \ makes the next byte literal. Unlike path.Match, no byte is
-// special to *: keys are not paths.
+// Package glob matches strings against glob patterns: * matches any run of
+// characters (including none), ? any one character, [abc] and [a-z] a character of a
+// set, [!...] or [^...] a character outside it, and \ makes the next character
+// literal. Characters are UTF-8 runes (a byte that is not valid UTF-8 counts as one).
+// Unlike path.Match, no character is special to *: keys are not paths.
 package glob
 
-import "errors"
+import (
+	"errors"
+	"unicode/utf8"
+)
 
 // ErrBadPattern reports a malformed pattern: an unterminated class or a trailing \.
 var ErrBadPattern = errors.New("fresh/glob: malformed pattern")
@@ -22,7 +26,7 @@ func Compile(pattern string) (Pattern, error) {
 			}
 			i++
 		case '[':
-			_, n, ok := class(pattern[i:], 0)
+			_, n, ok := class(pattern[i:], -1)
 			if !ok {
 				return Pattern{}, ErrBadPattern
 			}
@@ -45,14 +49,16 @@ func (g Pattern) Match(s string) bool {
 				pi++
 				continue
 			case '?':
+				_, w := utf8.DecodeRuneInString(s[si:])
 				pi++
-				si++
+				si += w
 				continue
 			case '[':
-				ok, n, _ := class(p[pi:], s[si])
+				r, w := utf8.DecodeRuneInString(s[si:])
+				ok, n, _ := class(p[pi:], r)
 				if ok {
 					pi += n
-					si++
+					si += w
 					continue
 				}
 			case '\\':
@@ -72,8 +78,9 @@ func (g Pattern) Match(s string) bool {
 		if starP < 0 {
 			return false
 		}
-		// Let the last * absorb one more byte and retry from there.
-		starS++
+		// Let the last * absorb one more character and retry from there.
+		_, w := utf8.DecodeRuneInString(s[starS:])
+		starS += w
 		pi, si = starP, starS
 	}
 	for pi < len(p) && p[pi] == '*' {
@@ -83,13 +90,25 @@ func (g Pattern) Match(s string) bool {
 }
 
 // class matches c against the class that p starts with ("[...]"). It returns whether c
-// is matched, the length of the class, and whether the class is well formed.
-func class(p string, c byte) (matched bool, n int, ok bool) {
+// is matched, the length of the class in bytes, and whether the class is well formed.
+func class(p string, c rune) (matched bool, n int, ok bool) {
 	i := 1
 	negate := false
 	if i < len(p) && (p[i] == '!' || p[i] == '^') {
 		negate = true
 		i++
+	}
+	// next reads one possibly escaped character of the class.
+	next := func() (rune, bool) {
+		if i < len(p) && p[i] == '\\' {
+			i++
+		}
+		if i >= len(p) {
+			return 0, false
+		}
+		r, w := utf8.DecodeRuneInString(p[i:])
+		i += w
+		return r, true
 	}
 	first := true
 	for i < len(p) {
@@ -97,25 +116,15 @@ func class(p string, c byte) (matched bool, n int, ok bool) {
 			return matched != negate, i + 1, true
 		}
 		first = false
-		lo := p[i]
-		if lo == '\\' {
-			if i+1 >= len(p) {
-				return false, 0, false
-			}
-			i++
-			lo = p[i]
+		lo, ok := next()
+		if !ok {
+			return false, 0, false
 		}
-		i++
 		hi := lo
 		if i+1 < len(p) && p[i] == '-' && p[i+1] != ']' {
-			hi = p[i+1]
-			i += 2
-			if hi == '\\' {
-				if i >= len(p) {
-					return false, 0, false
-				}
-				hi = p[i]
-				i++
+			i++
+			if hi, ok = next(); !ok {
+				return false, 0, false
 			}
 		}
 		if lo <= c && c <= hi {
