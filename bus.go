@@ -22,8 +22,9 @@ type Bus interface {
 	// Publish must not retain msg after it returns.
 	Publish(ctx context.Context, msg []byte) error
 	// Subscribe registers h and returns once h will receive every message published
-	// after Subscribe returned. Handlers are called from one goroutine per subscription,
-	// in publication order; they must not block for long.
+	// after Subscribe returned. ctx bounds the call only, not the subscription, which
+	// lasts until its Close. Handlers are called from one goroutine per subscription,
+	// in publication order, never two calls at once; they must not block for long.
 	Subscribe(ctx context.Context, h Handler) (Subscription, error)
 }
 
@@ -40,5 +41,6 @@ type Handler interface {
 // A Subscription is an active registration of a Handler on a Bus.
 type Subscription interface {
 	// Close stops delivery. After Close returns, the handler is not called again.
+	// Close may be called from inside the handler, and more than once.
 	Close() error
 }
