@@ -48,6 +48,10 @@ func StaleIfError(grace time.Duration) Option {
 // position was pos (see Cache.Position): Set then refuses the value if one of its
 // dependencies, or its key, was invalidated after pos. Without AsOf, Set takes the
 // value to be current at the time of the call.
+//
+// The check is exact for dependencies that some entry or running load holds. For the
+// others fresh keeps no tombstone, and refuses the value if any untracked dependency
+// was invalidated after pos: refusing is the safe side of not knowing.
 func AsOf(pos uint64) Option {
 	return func(c *callConfig) { c.asOf, c.asOfSet = pos, true }
 }
