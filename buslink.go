@@ -60,10 +60,11 @@ type peer struct{ epoch, seq uint64 }
 // maxPending bounds the messages queued behind a failed publish.
 const maxPending = 10_000
 
-// The pause between retries of a failed publish doubles from retryMin to retryMax.
+// The pause between retries of a failed publish doubles from retryFirst to
+// retryLongest.
 const (
-	retryMin = 10 * time.Millisecond // first pause
-	retryMax = 2 * time.Second       // longest pause
+	retryFirst   = 10 * time.Millisecond // first pause
+	retryLongest = 2 * time.Second       // longest pause
 )
 
 func newBusLink[K comparable, V any](c *Cache[K, V]) (*busLink, error) {
@@ -288,7 +289,7 @@ func (l *busLink) newEpoch() {
 // retries sends the queued messages in order, with backoff, until the queue is empty.
 func (l *busLink) retries() {
 	defer l.wg.Done()
-	backoff := retryMin
+	backoff := retryFirst
 	for {
 		select {
 		case <-l.stop:
@@ -299,17 +300,17 @@ func (l *busLink) retries() {
 			l.pubMu.Lock()
 			if len(l.pending) == 0 {
 				l.pubMu.Unlock()
-				backoff = retryMin
+				backoff = retryFirst
 				break
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), retryMax)
+			ctx, cancel := context.WithTimeout(context.Background(), retryLongest)
 			err := l.bus.Publish(ctx, l.pending[0])
 			cancel()
 			if err == nil {
 				l.pending = l.pending[1:]
 				l.st.published.Add(1)
 				l.pubMu.Unlock()
-				backoff = retryMin
+				backoff = retryFirst
 				continue
 			}
 			l.st.publishFails.Add(1)
@@ -320,7 +321,7 @@ func (l *busLink) retries() {
 				return
 			case <-time.After(backoff):
 			}
-			backoff = min(2*backoff, retryMax)
+			backoff = min(2*backoff, retryLongest)
 		}
 	}
 }

@@ -443,7 +443,7 @@ func TestBadOptions(t *testing.T) {
 			t.Errorf("%s: New accepted it", name)
 		}
 	}
-	type point struct{ x, y int }
+	type point struct{ X, Y int }
 	if _, err := fresh.New(fresh.Options[point, int]{Bus: fresh.NewLocalBus()}); err == nil {
 		t.Error("a struct key on a bus without a KeyCodec was accepted")
 	}
