@@ -113,14 +113,18 @@ func (c *Cache[K, V]) load(ctx context.Context, key K, loader Loader[K, V], cfg 
 			c.leave(sh, key, f)
 			return result[V]{err: ctx.Err()}
 		}
+		// G0': a caller that started after an invalidation may take the result of a
+		// load that began before it only if the load's value is still valid now.
+		// Errors other than ErrNotFound are not values and are shared as they are.
+		// The check runs before leave: the flight holds its records while any caller
+		// waits, so they cannot be released or pruned under it.
+		valueResult := f.panicked == nil && (f.err == nil || errors.Is(f.err, ErrNotFound))
+		retry := valueResult && start > f.tk.pos && !c.stillValid(f)
 		c.leave(sh, key, f)
 		if f.panicked != nil {
 			panic(f.panicked)
 		}
-		// G0': a caller that started after an invalidation may take the result of a
-		// load that began before it only if the load's value is still valid now.
-		// Errors other than ErrNotFound are not values and are shared as they are.
-		if start > f.tk.pos && (f.err == nil || errors.Is(f.err, ErrNotFound)) && !c.stillValid(f) {
+		if retry {
 			continue
 		}
 		return result[V]{val: f.val, err: f.err, names: f.names, pos: f.pos, fresh: f.err == nil || errors.Is(f.err, ErrNotFound)}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestRunHelp(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, "Usage: fresh <command>"},
+		{[]string{"-h"}, "Usage: fresh <command>"},
+		{[]string{"--help"}, "Usage: fresh <command>"},
+		{[]string{"help", "demo"}, "Usage: fresh demo [flags]"},
+		{[]string{"demo", "-h"}, "-write-every"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), tt.args, &stdout, &stderr)
+		if err != nil {
+			t.Errorf("run(%q) = %v; want nil", tt.args, err)
+		}
+		if !strings.Contains(stdout.String(), tt.want) {
+			t.Errorf("run(%q) stdout = %q; want it to contain %q", tt.args, stdout.String(), tt.want)
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("run(%q) stderr = %q; want nothing", tt.args, stderr.String())
+		}
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		usage   string // what the usage printed with the error begins with
+	}{
+		{"no command", nil, "no command given", "Usage: fresh <command>"},
+		{"unknown command", []string{"frob"}, `unknown command "frob"`, "Usage: fresh <command>"},
+		{"help for unknown command", []string{"help", "frob"}, `unknown command "frob"`, "Usage: fresh <command>"},
+		{"unknown flag", []string{"demo", "-bogus"}, "flag provided but not defined: -bogus", "Usage: fresh demo"},
+		{"malformed duration", []string{"demo", "-duration", "soon"}, `invalid value "soon"`, "Usage: fresh demo"},
+		{"negative duration", []string{"demo", "-duration", "-1s"}, "-duration -1s must be positive", "Usage: fresh demo"},
+		{"zero duration", []string{"demo", "-duration", "0"}, "-duration 0s must be positive", "Usage: fresh demo"},
+		{"no readers", []string{"demo", "-readers", "0"}, "-readers 0 must be between", "Usage: fresh demo"},
+		{"negative writers", []string{"demo", "-writers", "-1"}, "-writers -1 must be between", "Usage: fresh demo"},
+		{"no articles", []string{"demo", "-articles", "0"}, "-articles 0 must be between", "Usage: fresh demo"},
+		{"too many articles", []string{"demo", "-articles", "1000000000"}, "-articles 1000000000 must be between", "Usage: fresh demo"},
+		{"negative latency", []string{"demo", "-latency", "-3ms"}, "-latency -3ms must be between", "Usage: fresh demo"},
+		{"zero write interval", []string{"demo", "-write-every", "0s"}, "-write-every 0s must be positive", "Usage: fresh demo"},
+		{"negative seed", []string{"demo", "-seed", "-1"}, `invalid value "-1"`, "Usage: fresh demo"},
+		{"several bad flags", []string{"demo", "-readers", "0", "-articles", "0"}, "-readers 0 must be between 1 and 10000; -articles 0", "Usage: fresh demo"},
+		{"extra argument", []string{"demo", "now"}, `unexpected argument "now"`, "Usage: fresh demo"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("run(%q) = %v; want a *usageError", tt.args, err)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("run(%q) = %q; want it to contain %q", tt.args, err, tt.wantErr)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("run(%q) stdout = %q; want nothing", tt.args, stdout.String())
+			}
+			var diag bytes.Buffer
+			if code := report(err, &diag); code != 2 {
+				t.Errorf("report(%v) = %d; want 2", err, code)
+			}
+			want := "fresh: " + err.Error() + "\n\n" + tt.usage
+			if !strings.HasPrefix(diag.String(), want) {
+				t.Errorf("report printed %q; want it to begin with %q", diag.String(), want)
+			}
+		})
+	}
+}
+
+func TestReport(t *testing.T) {
+	tests := []struct {
+		err  error
+		code int
+		out  string
+	}{
+		{nil, 0, ""},
+		{errors.New("3 stale reads"), 1, "fresh: 3 stale reads\n"},
+		{&usageError{err: errors.New("bad"), usage: "Usage: x\n"}, 2, "fresh: bad\n\nUsage: x\n"},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		if code := report(tt.err, &b); code != tt.code || b.String() != tt.out {
+			t.Errorf("report(%v) = %d, printed %q; want %d, %q", tt.err, code, b.String(), tt.code, tt.out)
+		}
+	}
+}
