@@ -6,9 +6,11 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/freshcache/fresh"
 	"github.com/maypok86/otter/v2"
+	"github.com/maypok86/otter/v2/stats"
 )
 
 const benchKeys = 1 << 15
@@ -39,25 +41,84 @@ func BenchmarkHit(b *testing.B) {
 		}
 		runParallel(b, keys, func(k int) bool { _, ok := c.GetIfPresent(k); return ok })
 	})
-	for _, ndeps := range []int{0, 1, 4} {
-		b.Run(fmt.Sprintf("impl=fresh-%ddeps", ndeps), func(b *testing.B) {
-			c, err := fresh.New(fresh.Options[int, int]{MaxEntries: 2 * benchKeys, TTL: 1 << 40})
-			if err != nil {
-				b.Fatal(err)
+	// otter counting hits and misses, as fresh always does.
+	b.Run("impl=otter-stats", func(b *testing.B) {
+		c := otter.Must(&otter.Options[int, int]{MaximumSize: 2 * benchKeys, ExpiryCalculator: otter.ExpiryWriting[int, int](1 << 40), StatsRecorder: stats.NewCounter()})
+		defer c.StopAllGoroutines()
+		for i := range benchKeys {
+			c.Set(i, i)
+		}
+		runParallel(b, keys, func(k int) bool { _, ok := c.GetIfPresent(k); return ok })
+	})
+	// otter holding a value as large as fresh's entry: what the store pays for the
+	// entry's position word and pointer.
+	b.Run("impl=otter-24B", func(b *testing.B) {
+		type wide struct{ v, a, b int }
+		c := otter.Must(&otter.Options[int, wide]{MaximumSize: 2 * benchKeys, ExpiryCalculator: otter.ExpiryWriting[int, wide](1 << 40)})
+		defer c.StopAllGoroutines()
+		for i := range benchKeys {
+			c.Set(i, wide{v: i})
+		}
+		runParallel(b, keys, func(k int) bool { _, ok := c.GetIfPresent(k); return ok })
+	})
+	for _, churn := range []bool{false, true} {
+		for _, ndeps := range []int{0, 1, 4} {
+			name := fmt.Sprintf("impl=fresh-%ddeps", ndeps)
+			if churn {
+				name += "-churn"
 			}
-			defer c.Close(context.Background())
-			for i := range benchKeys {
-				deps := make([]fresh.Dep, ndeps)
-				for j := range deps {
-					deps[j] = fresh.Tag(fmt.Sprint("t", (i+j)%1000))
+			b.Run(name, func(b *testing.B) {
+				c := newBenchCache(b, ndeps)
+				if churn {
+					// Unrelated invalidations keep arriving, so every hit checks its
+					// dependencies' tombstones instead of the quiet-tier shortcut.
+					stop := churnInvalidations(c)
+					defer stop()
 				}
-				if err := c.Set(context.Background(), i, i, fresh.DependsOn(deps...)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			runParallel(b, keys, func(k int) bool { _, ok := c.Get(k); return ok })
-		})
+				runParallel(b, keys, func(k int) bool { _, ok := c.Get(k); return ok })
+			})
+		}
 	}
+}
+
+// newBenchCache returns a cache holding benchKeys entries with ndeps tags each, drawn
+// from 1000 tags.
+func newBenchCache(b *testing.B, ndeps int) *fresh.Cache[int, int] {
+	c, err := fresh.New(fresh.Options[int, int]{MaxEntries: 2 * benchKeys, TTL: 1 << 40})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close(context.Background()) })
+	for i := range benchKeys {
+		deps := make([]fresh.Dep, ndeps)
+		for j := range deps {
+			deps[j] = fresh.Tag(fmt.Sprint("t", (i+j)%1000))
+		}
+		if err := c.Set(context.Background(), i, i, fresh.DependsOn(deps...)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return c
+}
+
+// churnInvalidations invalidates an unrelated tag every 100µs until stopped.
+func churnInvalidations(c *fresh.Cache[int, int]) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(100 * time.Microsecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_ = c.Invalidate(context.Background(), fresh.Tag(fmt.Sprint("unrelated", i)))
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 func runParallel(b *testing.B, keys []int, get func(int) bool) {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/maypok86/otter/v2"
 )
@@ -128,7 +129,7 @@ func (c *Cache[K, V]) lifetime(oe otter.Entry[K, entry[V]]) time.Duration {
 // onDeletion runs when the store drops an entry for any reason: it releases the
 // entry's dependency records.
 func (c *Cache[K, V]) onDeletion(ev otter.DeletionEvent[K, entry[V]]) {
-	c.t.release(ev.Value.recs())
+	c.t.release(recsOf(ev.Value.deps()))
 	switch ev.Cause {
 	case otter.CauseOverflow:
 		c.stats.evictions.Add(1)
@@ -153,10 +154,20 @@ func (c *Cache[K, V]) usable(e *entry[V]) (ok, stale bool) {
 	if pos < c.t.floor.Load() {
 		return false, false
 	}
-	if e.meta == nil {
+	if e.p == nil {
 		return true, false
 	}
-	for _, r := range e.meta.recs {
+	deps := e.deps()
+	if pos >= c.t.pos.Load() {
+		// Nothing was invalidated since the entry was filled (tombstones never
+		// exceed the position), so its dependencies need no look.
+		deps = nil
+	}
+	for i := 0; deps != nil; i++ {
+		r := depAt(deps, i)
+		if r == nil {
+			break
+		}
 		if r.tomb.Load() > pos {
 			return false, false
 		}
@@ -172,21 +183,38 @@ func (c *Cache[K, V]) usable(e *entry[V]) (ok, stale bool) {
 // dependencies for an enclosing loader; inside a loader, read cached values with
 // GetOrLoad. A cached ErrNotFound reads as absent.
 func (c *Cache[K, V]) Get(key K) (V, bool) {
+	// The fast path, kept small enough to inline: a plain entry (no dependencies, no
+	// per-call options, not negative) above the floor.
 	if c.l1 != nil {
-		if e, found := c.l1.GetIfPresent(key); found {
-			if ok, stale := c.usable(&e); ok && !stale && !e.negative() {
-				c.stats.hits.Inc()
-				if c.rec != nil {
-					c.rec.Record(EventHit)
-				}
-				return e.val, true
-			}
+		e, found := c.l1.GetIfPresent(key)
+		if found && e.p == nil && e.word >= c.t.floor.Load() && e.word&negBit == 0 {
+			c.hit()
+			return e.val, true
+		}
+		return c.getSlow(e, found)
+	}
+	return c.getSlow(entry[V]{}, false)
+}
+
+// getSlow finishes a Get that did not take the fast path.
+func (c *Cache[K, V]) getSlow(e entry[V], found bool) (V, bool) {
+	if found {
+		if ok, stale := c.usable(&e); ok && !stale && !e.negative() {
+			c.hit()
+			return e.val, true
 		}
 	}
 	c.stats.misses.Inc()
 	c.record(EventMiss)
 	var zero V
 	return zero, false
+}
+
+func (c *Cache[K, V]) hit() {
+	c.stats.hits.Inc()
+	if c.rec != nil {
+		c.rec.Record(EventHit)
+	}
 }
 
 // GetOrLoad returns the value for key, loading it with loader on a miss. Concurrent
@@ -240,7 +268,7 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 				if x := e.ext(); x != nil && x.refreshAt != 0 && c.now() >= x.refreshAt {
 					c.refresh(ctx, key, loader, opts)
 				}
-				r := result[V]{val: e.val, recs: e.recs(), pos: e.pos(), fresh: true}
+				r := result[V]{val: e.val, recs: recsOf(e.deps()), pos: e.pos(), fresh: true}
 				if e.negative() {
 					r.err = ErrNotFound
 				}
@@ -270,7 +298,7 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 	if r.err != nil && fallback != nil && !errors.Is(r.err, ErrNotFound) && c.stillServable(key, fallback) {
 		c.stats.staleServed.Add(1)
 		c.record(EventStaleServed)
-		r = result[V]{val: fallback.val, recs: fallback.recs(), pos: fallback.pos(), fresh: true}
+		r = result[V]{val: fallback.val, recs: recsOf(fallback.deps()), pos: fallback.pos(), fresh: true}
 	}
 	if st != nil && st.fill != nil && r.fresh {
 		st.fill.inherit(c.t, r.depNames(), r.pos)
@@ -282,7 +310,7 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 // its dependencies was invalidated: StaleIfError serves it only then.
 func (c *Cache[K, V]) stillServable(key K, e *entry[V]) bool {
 	cur, found := c.l1.GetIfPresent(key)
-	if !found || cur.word != e.word || cur.meta != e.meta {
+	if !found || cur.word != e.word || cur.p != e.p {
 		return false
 	}
 	ok, _ := c.usable(&cur)
@@ -411,10 +439,10 @@ func (c *Cache[K, V]) store(key K, val V, neg bool, recs []*depRecord, pos uint6
 		e.word |= negBit
 	}
 	if cfg.ttlSet || cfg.staleGrace > 0 || cfg.refreshAfter > 0 {
-		e.meta = &c.extFor(recs, neg, cfg).meta
+		e.p = unsafe.Pointer(c.extFor(recs, neg, cfg))
 		e.word |= extBit
-	} else if len(recs) > 0 {
-		e.meta = &meta{recs: recs}
+	} else {
+		e.p = depArray(recs)
 	}
 	stored := false
 	c.l1.Compute(key, func(old entry[V], found bool) (entry[V], otter.ComputeOp) {
@@ -435,7 +463,7 @@ func (c *Cache[K, V]) store(key K, val V, neg bool, recs []*depRecord, pos uint6
 // extFor builds the per-call metadata of an entry.
 func (c *Cache[K, V]) extFor(recs []*depRecord, neg bool, cfg callConfig) *metaExt {
 	now := c.now()
-	x := &metaExt{meta: meta{recs: recs}}
+	x := &metaExt{deps: depArray(recs)}
 	ttl := c.o.TTL
 	if neg {
 		ttl = c.o.NegativeTTL

@@ -5,44 +5,43 @@ import (
 	"unsafe"
 )
 
-// An entry is what the in-process store holds for a key. It is stored by value, so a
-// plain entry costs the store 16 bytes more than the bare value: its position word and
-// its metadata pointer, nil for a value with no dependencies and no per-call options.
+// An entry is what the in-process store holds for a key. It is stored by value, so an
+// entry costs the store 16 bytes more than the bare value: its position word and one
+// pointer, nil for a value with no dependencies and no per-call options.
+//
+// The pointer leads a hit to the dependency records in one step: it points at the
+// first element of a nil-terminated array of record pointers (extBit clear), or at a
+// metaExt holding such an array and the per-call options (extBit set).
 type entry[V any] struct {
 	val  V
 	word uint64 // fill position | flags
-	meta *meta
+	p    unsafe.Pointer
 }
 
 const (
 	negBit  = 1 << 63 // the entry is a cached ErrNotFound
-	extBit  = 1 << 62 // meta points at a metaExt
+	extBit  = 1 << 62 // p points at a metaExt
 	posMask = extBit - 1
 )
 
-// meta lists the records of an entry's dependencies.
-type meta struct {
-	recs []*depRecord
-}
-
-// metaExt is a meta with per-call options. It is allocated only for entries that use
-// them, and its meta comes first so that a *metaExt is also a *meta.
+// metaExt holds the per-call options of the entries that use them.
 type metaExt struct {
-	meta
-	lifetime   time.Duration // how long the store keeps it (TTL plus stale grace); <0: no expiry
-	freshUntil int64         // unix ns after which only a failed reload may serve it; 0: none
-	refreshAt  int64         // unix ns after which a read reloads it in the background; 0: none
+	deps       unsafe.Pointer // nil-terminated array of *depRecord, or nil
+	lifetime   time.Duration  // how long the store keeps it (TTL plus stale grace); <0: no expiry; 0: the default
+	freshUntil int64          // unix ns after which only a failed reload may serve it; 0: none
+	refreshAt  int64          // unix ns after which a read reloads it in the background; 0: none
 }
 
 func (e *entry[V]) pos() uint64 { return e.word & posMask }
 
 func (e *entry[V]) negative() bool { return e.word&negBit != 0 }
 
-func (e *entry[V]) recs() []*depRecord {
-	if e.meta == nil {
-		return nil
+// deps returns the entry's nil-terminated dependency array, or nil.
+func (e *entry[V]) deps() unsafe.Pointer {
+	if e.word&extBit != 0 {
+		return (*metaExt)(e.p).deps
 	}
-	return e.meta.recs
+	return e.p
 }
 
 // ext returns the entry's per-call options, or nil.
@@ -50,7 +49,36 @@ func (e *entry[V]) ext() *metaExt {
 	if e.word&extBit == 0 {
 		return nil
 	}
-	return (*metaExt)(unsafe.Pointer(e.meta))
+	return (*metaExt)(e.p)
+}
+
+// depArray copies recs into a new nil-terminated array and returns a pointer to its
+// first element, or nil when recs is empty.
+func depArray(recs []*depRecord) unsafe.Pointer {
+	if len(recs) == 0 {
+		return nil
+	}
+	a := make([]*depRecord, len(recs)+1)
+	copy(a, recs)
+	return unsafe.Pointer(&a[0])
+}
+
+// depAt returns the i-th element of the nil-terminated array at p. The caller stops
+// at the terminating nil, so the address stays inside the array.
+func depAt(p unsafe.Pointer, i int) *depRecord {
+	return *(**depRecord)(unsafe.Add(p, uintptr(i)*unsafe.Sizeof((*depRecord)(nil))))
+}
+
+// recsOf returns the records of the nil-terminated array at p as a slice.
+func recsOf(p unsafe.Pointer) []*depRecord {
+	if p == nil {
+		return nil
+	}
+	n := 0
+	for depAt(p, n) != nil {
+		n++
+	}
+	return unsafe.Slice((**depRecord)(p), n)
 }
 
 func namesOf(recs []*depRecord) []string {

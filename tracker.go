@@ -24,8 +24,14 @@ import (
 // older than every running fill; a dependency with no record reads as tombstone 0,
 // which is then safe (see lookupOrCreate and prune).
 type Tracker struct {
+	// pos and floor are read by every hit; they change only on invalidations and
+	// flushes, and sit on a cache line of their own, away from the counters that
+	// every load writes.
+	_     [64]byte
 	pos   atomic.Uint64 // P: only grows
 	floor atomic.Uint64 // positions below the floor are invalid (flush / epoch)
+	_     [48]byte
+
 	epoch atomic.Uint64 // counts floor raises, for Stats and bus messages
 
 	// prunedMax is the highest tombstone among records that were dropped, or that
