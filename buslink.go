@@ -85,7 +85,7 @@ func newBusLink[K comparable, V any](c *Cache[K, V]) (*busLink, error) {
 	if _, err := rand.Read(l.origin[:]); err != nil {
 		return nil, fmt.Errorf("fresh: origin id: %w", err)
 	}
-	l.apply = func(m *wire.Message) { applyPeer(c, m) }
+	l.apply = func(m *wire.Message) { applyPeer(c, l, m) }
 	ctx, cancel := context.WithTimeout(context.Background(), c.o.MaxStaleness)
 	defer cancel()
 	sub, err := l.bus.Subscribe(ctx, l)
@@ -99,8 +99,10 @@ func newBusLink[K comparable, V any](c *Cache[K, V]) (*busLink, error) {
 	return l, nil
 }
 
-// applyPeer applies a Delete, Pattern or Flush message to c.
-func applyPeer[K comparable, V any](c *Cache[K, V], m *wire.Message) {
+// applyPeer applies a Delete, Pattern or Flush message to c. It may run before New
+// has returned (as soon as the subscription exists), so it reaches the link through l,
+// not c.link.
+func applyPeer[K comparable, V any](c *Cache[K, V], l *busLink, m *wire.Message) {
 	switch m.Kind {
 	case wire.KindDelete:
 		for _, s := range m.Items {
@@ -108,7 +110,7 @@ func applyPeer[K comparable, V any](c *Cache[K, V], m *wire.Message) {
 			if err != nil {
 				// A key we cannot read may be cached under some form we cannot
 				// name: flushing is the only safe answer.
-				c.link.log("undecodable key on bus; flushing", "err", err)
+				l.log("undecodable key on bus; flushing", "err", err)
 				c.flushLocal()
 				return
 			}
@@ -118,6 +120,7 @@ func applyPeer[K comparable, V any](c *Cache[K, V], m *wire.Message) {
 		for _, p := range m.Items {
 			g, err := glob.Compile(p)
 			if err != nil {
+				l.log("malformed pattern on bus; flushing", "err", err)
 				c.flushLocal()
 				return
 			}

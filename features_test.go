@@ -225,3 +225,48 @@ func TestRecordsArePruned(t *testing.T) {
 		}
 	})
 }
+
+// countingRecorder counts what a Recorder is told.
+type countingRecorder struct {
+	mu     sync.Mutex
+	events map[fresh.Event]int
+	loads  int
+}
+
+func (r *countingRecorder) Record(ev fresh.Event) {
+	r.mu.Lock()
+	r.events[ev]++
+	r.mu.Unlock()
+}
+
+func (r *countingRecorder) RecordLoad(time.Duration, error) {
+	r.mu.Lock()
+	r.loads++
+	r.mu.Unlock()
+}
+
+func TestStatsAndRecorder(t *testing.T) {
+	ctx := context.Background()
+	rec := &countingRecorder{events: map[fresh.Event]int{}}
+	c := newCache(t, fresh.Options[string, int]{Recorder: rec})
+	load := func(context.Context, string) (int, error) { return 1, nil }
+	c.GetOrLoad(ctx, "a", load) // miss, load
+	c.GetOrLoad(ctx, "a", load) // hit
+	c.Get("a")                  // hit
+	c.Get("b")                  // miss
+	s := c.Stats()
+	if s.Hits != 2 || s.Misses != 2 || s.Loads != 1 || s.Entries != 1 {
+		t.Fatalf("Stats = %+v; want 2 hits, 2 misses, 1 load, 1 entry", s)
+	}
+	if got := s.HitRatio(); got != 0.5 {
+		t.Errorf("HitRatio = %v; want 0.5", got)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.events[fresh.EventHit] != 2 || rec.events[fresh.EventMiss] != 2 || rec.loads != 1 {
+		t.Errorf("recorder saw %v and %d loads", rec.events, rec.loads)
+	}
+	if fresh.EventFenced.String() != "fenced" {
+		t.Errorf("EventFenced.String() = %q", fresh.EventFenced.String())
+	}
+}
