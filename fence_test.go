@@ -19,7 +19,7 @@ type source struct {
 func (s *source) read() int   { s.mu.Lock(); defer s.mu.Unlock(); return s.v }
 func (s *source) write(v int) { s.mu.Lock(); s.v = v; s.mu.Unlock() }
 
-func newCache[V any](t *testing.T, o fresh.Options[string, V]) *fresh.Cache[string, V] {
+func newCache[K comparable, V any](t *testing.T, o fresh.Options[K, V]) *fresh.Cache[K, V] {
 	t.Helper()
 	c, err := fresh.New(o)
 	if err != nil {
