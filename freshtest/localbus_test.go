@@ -355,3 +355,11 @@ func settledGoroutines() int {
 	}
 	return n
 }
+
+func TestCachesOverLocalBus(t *testing.T) {
+	freshtest.TestCachesOverBus(t, func(t *testing.T) fresh.Bus {
+		b := fresh.NewLocalBus()
+		t.Cleanup(func() { b.Close() })
+		return b
+	})
+}
