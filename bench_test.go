@@ -53,11 +53,11 @@ func BenchmarkHit(b *testing.B) {
 	// otter holding a value as large as fresh's entry: what the store pays for the
 	// entry's position word and pointer.
 	b.Run("impl=otter-24B", func(b *testing.B) {
-		type wide struct{ v, a, b int }
+		type wide struct{ V, A, B int }
 		c := otter.Must(&otter.Options[int, wide]{MaximumSize: 2 * benchKeys, ExpiryCalculator: otter.ExpiryWriting[int, wide](1 << 40)})
 		defer c.StopAllGoroutines()
 		for i := range benchKeys {
-			c.Set(i, wide{v: i})
+			c.Set(i, wide{V: i})
 		}
 		runParallel(b, keys, func(k int) bool { _, ok := c.GetIfPresent(k); return ok })
 	})
