@@ -30,6 +30,10 @@ type Cache[K comparable, V any] struct {
 	rec     Recorder
 	link    *busLink // nil without a Bus
 
+	// storeExpires reports that the store expires entries; otherwise entries with a
+	// lifetime carry their deadline (metaExt.expireAt).
+	storeExpires bool
+
 	closed atomic.Bool
 	stop   chan struct{}
 	bg     sync.WaitGroup
@@ -66,9 +70,16 @@ func New[K comparable, V any](o Options[K, V]) (*Cache[K, V], error) {
 	}
 	if !o.Disabled {
 		oo := &otter.Options[K, entry[V]]{
-			ExpiryCalculator: otter.ExpiryWritingFunc(c.lifetime),
 			OnAtomicDeletion: c.onDeletion,
 			Logger:           otterLogger{o.Logger},
+		}
+		// With a default lifetime the store expires entries, and reads its clock on
+		// every hit to do so. Without one, it does not read the clock at all, and the
+		// few entries given a lifetime by TTL or StaleIfError carry a deadline that
+		// their hits check (the eviction policy reclaims them).
+		if o.TTL > 0 || o.NegativeTTL > 0 {
+			oo.ExpiryCalculator = otter.ExpiryWritingFunc(c.lifetime)
+			c.storeExpires = true
 		}
 		if o.MaxCost > 0 {
 			oo.MaximumWeight = o.MaxCost
@@ -172,8 +183,12 @@ func (c *Cache[K, V]) usable(e *entry[V]) (ok, stale bool) {
 			return false, false
 		}
 	}
-	if x := e.ext(); x != nil && x.freshUntil != 0 {
-		return true, c.now() >= x.freshUntil
+	if x := e.ext(); x != nil && (x.freshUntil != 0 || x.expireAt != 0) {
+		now := c.now()
+		if x.expireAt != 0 && now >= x.expireAt {
+			return false, false
+		}
+		return true, x.freshUntil != 0 && now >= x.freshUntil
 	}
 	return true, false
 }
@@ -484,6 +499,9 @@ func (c *Cache[K, V]) extFor(recs []*depRecord, neg bool, cfg callConfig) *metaE
 	}
 	if !cfg.ttlSet && x.freshUntil == 0 {
 		x.lifetime = 0 // the default lifetime, with its jitter
+	}
+	if !c.storeExpires && x.lifetime > 0 {
+		x.expireAt = now + int64(x.lifetime)
 	}
 	return x
 }

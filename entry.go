@@ -30,6 +30,7 @@ type metaExt struct {
 	lifetime   time.Duration  // how long the store keeps it (TTL plus stale grace); <0: no expiry; 0: the default
 	freshUntil int64          // unix ns after which only a failed reload may serve it; 0: none
 	refreshAt  int64          // unix ns after which a read reloads it in the background; 0: none
+	expireAt   int64          // unix ns after which it is gone, when the store does not expire entries; 0: none
 }
 
 func (e *entry[V]) pos() uint64 { return e.word & posMask }
