@@ -283,10 +283,7 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 				if x := e.ext(); x != nil && x.refreshAt != 0 && c.now() >= x.refreshAt {
 					c.refresh(ctx, key, loader, opts)
 				}
-				r := result[V]{val: e.val, recs: recsOf(e.deps()), pos: e.pos(), fresh: true}
-				if e.negative() {
-					r.err = ErrNotFound
-				}
+				r := entryResult(&e)
 				if st != nil && st.fill != nil {
 					st.fill.inherit(c.t, r.depNames(), r.pos)
 				}
@@ -319,6 +316,31 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 		st.fill.inherit(c.t, r.depNames(), r.pos)
 	}
 	return r
+}
+
+// entryResult is the answer a usable entry gives.
+func entryResult[V any](e *entry[V]) result[V] {
+	r := result[V]{val: e.val, recs: recsOf(e.deps()), pos: e.pos(), fresh: true}
+	if e.negative() {
+		r.err = ErrNotFound
+	}
+	return r
+}
+
+// lookup returns the answer of the key's entry if it is usable and not past its
+// StaleIfError freshness.
+func (c *Cache[K, V]) lookup(key K) (result[V], bool) {
+	if c.l1 == nil {
+		return result[V]{}, false
+	}
+	e, found := c.l1.GetIfPresent(key)
+	if !found {
+		return result[V]{}, false
+	}
+	if ok, stale := c.usable(&e); !ok || stale {
+		return result[V]{}, false
+	}
+	return entryResult(&e), true
 }
 
 // stillServable reports whether the stale entry e is still the key's entry and none of

@@ -244,3 +244,33 @@ func TestSingleFlight(t *testing.T) {
 		t.Fatalf("loader ran %d times; want 1", got)
 	}
 }
+
+// TestSingleFlightAtLoadEnd: readers still arriving as a load stores its value and
+// leaves the flight table either join it or hit the stored value; none loads again.
+func TestSingleFlightAtLoadEnd(t *testing.T) {
+	ctx := context.Background()
+	c := newCache(t, fresh.Options[int, int]{})
+	for round := range 200 {
+		var calls atomic.Int32
+		load := func(context.Context, int) (int, error) {
+			calls.Add(1)
+			time.Sleep(100 * time.Microsecond)
+			return round, nil
+		}
+		var wg sync.WaitGroup
+		for g := range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(time.Duration(g*10) * time.Microsecond) // spread over the load's end
+				if v, err := c.GetOrLoad(ctx, round, load); err != nil || v != round {
+					t.Errorf("GetOrLoad = %d, %v", v, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := calls.Load(); n != 1 {
+			t.Fatalf("round %d: loader ran %d times; want 1", round, n)
+		}
+	}
+}

@@ -102,6 +102,13 @@ func (c *Cache[K, V]) load(ctx context.Context, key K, loader Loader[K, V], cfg 
 		sh.mu.Lock()
 		f := sh.m[key]
 		if f == nil || f.keyTomb.Load() > f.tk.pos {
+			// A load may have stored the value and left the table between the
+			// caller's miss and this lock: look again before loading (a load stores
+			// before it leaves the table, so one of the two is seen).
+			if r, ok := c.lookup(key); ok {
+				sh.mu.Unlock()
+				return r
+			}
 			f = c.startFlight(ctx, sh, key, h, loader, cfg)
 		}
 		f.waiters++
