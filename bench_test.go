@@ -228,3 +228,29 @@ func heapPerEntry(b *testing.B, n int, build func() func()) float64 {
 	keep()
 	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 }
+
+// BenchmarkSet measures a Set with 0 and 4 dependencies, replacing existing entries.
+func BenchmarkSet(b *testing.B) {
+	for _, ndeps := range []int{0, 4} {
+		b.Run(fmt.Sprintf("deps=%d", ndeps), func(b *testing.B) {
+			ctx := context.Background()
+			c := newBenchCache(b, 0, 0)
+			opts := make([][]fresh.Option, 1024)
+			for i := range opts {
+				deps := make([]fresh.Dep, ndeps)
+				for j := range deps {
+					deps[j] = fresh.Tag(fmt.Sprint("t", (i+j)%1000))
+				}
+				opts[i] = []fresh.Option{fresh.DependsOn(deps...)}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := c.Set(ctx, i&(benchKeys-1), i, opts[i&1023]...); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -445,9 +446,25 @@ func (c *Cache[K, V]) depNames(deps []Dep) ([]string, error) {
 	if len(deps) == 0 {
 		return nil, nil
 	}
-	f := fillState{schemes: &c.schemes}
-	f.declare(deps)
-	return f.names, f.err
+	names := make([]string, 0, len(deps))
+	for _, d := range deps {
+		if err := d.Err(); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(names, d.s) {
+			names = append(names, d.s)
+		}
+		if d.Kind() == kindScope {
+			scheme, err := c.schemes.schemeOf(d.s)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.Contains(names, scheme) {
+				names = append(names, scheme)
+			}
+		}
+	}
+	return names, nil
 }
 
 // store puts a loaded or set value into the store if it is still valid as of pos: its
@@ -480,6 +497,11 @@ func (c *Cache[K, V]) store(key K, val V, neg bool, recs []*depRecord, pos uint6
 		e.word |= extBit
 	} else {
 		e.p = depArray(recs)
+	}
+	if keyTomb == nil {
+		// A Set: nothing to fence against, a plain write.
+		c.l1.Set(key, e)
+		return true
 	}
 	stored := false
 	c.l1.Compute(key, func(old entry[V], found bool) (entry[V], otter.ComputeOp) {

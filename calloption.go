@@ -2,6 +2,7 @@ package fresh
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -21,7 +22,13 @@ type callConfig struct {
 // DependsOn declares dependencies of the value: invalidating any of them stops the
 // value from being served. Inside a loader, Depend does the same.
 func DependsOn(deps ...Dep) Option {
-	return func(c *callConfig) { c.deps = append(c.deps, deps...) }
+	return func(c *callConfig) {
+		if c.deps == nil {
+			c.deps = deps // only read during the call
+			return
+		}
+		c.deps = append(slices.Clip(c.deps), deps...)
+	}
 }
 
 // TTL sets the value's time to live, overriding Options.TTL (and its jitter). 0 means

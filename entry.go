@@ -53,11 +53,17 @@ func (e *entry[V]) ext() *metaExt {
 	return (*metaExt)(e.p)
 }
 
-// depArray copies recs into a new nil-terminated array and returns a pointer to its
-// first element, or nil when recs is empty.
+// depArray returns a pointer to the first element of a nil-terminated array holding
+// recs, or nil when recs is empty. It uses recs' own backing array when it has room
+// for the terminator (as Tracker.intern leaves it), and copies otherwise.
 func depArray(recs []*depRecord) unsafe.Pointer {
 	if len(recs) == 0 {
 		return nil
+	}
+	if cap(recs) > len(recs) {
+		if ext := recs[:len(recs)+1]; ext[len(recs)] == nil {
+			return unsafe.Pointer(&ext[0])
+		}
 	}
 	a := make([]*depRecord, len(recs)+1)
 	copy(a, recs)

@@ -153,7 +153,12 @@ func (t *Tracker) invalidate(names []string) uint64 {
 // the position of a registered fill (ticketPos; prune keeps every record such a fill
 // needs), or at or after prunedMax. Otherwise intern returns ok false and holds nothing.
 func (t *Tracker) intern(names []string, pos, ticketPos uint64) (recs []*depRecord, ok bool) {
-	recs = make([]*depRecord, 0, len(names))
+	if len(names) == 0 {
+		return nil, true
+	}
+	// One spare element: the nil that terminates an entry's dependency array
+	// (depArray uses this backing array as it is).
+	recs = make([]*depRecord, 0, len(names)+1)
 	for _, name := range names {
 		sh := t.shardOf(name)
 		sh.mu.Lock()
