@@ -403,7 +403,9 @@ func (c *Cache[K, V]) viaMemo(ctx context.Context, st *ctxState, key K, loader L
 // options give. The value is taken to be current at the time of the call, unless AsOf
 // says from when it dates: then it is refused (not stored, no error) if a dependency
 // or the key was invalidated after that. A load of key that is in flight will not
-// overwrite it.
+// overwrite it. Concurrent Sets of one key land in either order, as in any cache:
+// writers that race each other must be serialised (a row lock held until the Set
+// returns), or should Invalidate instead of Set.
 func (c *Cache[K, V]) Set(ctx context.Context, key K, value V, opts ...Option) error {
 	if c.closed.Load() {
 		return ErrClosed
