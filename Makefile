@@ -31,6 +31,12 @@ FRESH_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/test
 FRESH_NATS_URL ?= nats://127.0.0.1:4222
 export FRESH_REDIS_URL FRESH_POSTGRES_URL FRESH_MYSQL_DSN FRESH_NATS_URL
 
+# The standard cache traces for the hit-ratio benchmark are read in place, never
+# copied into the repository: ../shared/traces next to the checkout, or the
+# workplace's copy.
+FRESH_TRACES ?= $(firstword $(wildcard $(ROOT)/../shared/traces /work/shared/traces))
+export FRESH_TRACES
+
 # $(call each,STEP,MODULES,COMMAND) runs COMMAND inside each module directory,
 # printing a header per module and stopping at the first failure.
 define each
@@ -126,8 +132,10 @@ fuzz:
 demo:
 	cd '$(ROOT)/cmd/fresh' && go run . demo
 
+# Writes BENCHMARKS.md, its charts in docs/bench/ and the raw results as JSON in
+# benchmarks/out/. For a quick look: cd benchmarks && go run ./cmd/benchreport -short
 bench:
-	cd '$(ROOT)/benchmarks' && go run ./cmd/benchreport
+	cd '$(ROOT)/benchmarks' && go run ./cmd/benchreport -command 'make bench' -json out
 
 clean:
 	rm -rf '$(ROOT)/bin' '$(ROOT)/benchmarks/out'
