@@ -199,8 +199,8 @@ func (c *Cache[K, V]) usable(e *entry[V]) (ok, stale bool) {
 // dependencies for an enclosing loader; inside a loader, read cached values with
 // GetOrLoad. A cached ErrNotFound reads as absent.
 func (c *Cache[K, V]) Get(key K) (V, bool) {
-	// The fast path, kept small enough to inline: a plain entry (no dependencies, no
-	// per-call options, not negative) above the floor.
+	// The fast path: a plain entry (no dependencies, no per-call options, not
+	// negative) above the floor is served after one more atomic load.
 	if c.l1 != nil {
 		e, found := c.l1.GetIfPresent(key)
 		if found && e.p == nil && e.word >= c.t.floor.Load() && e.word&negBit == 0 {
