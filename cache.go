@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -448,23 +447,9 @@ func (c *Cache[K, V]) depNames(deps []Dep) ([]string, error) {
 	if len(deps) == 0 {
 		return nil, nil
 	}
-	names := make([]string, 0, len(deps))
-	for _, d := range deps {
-		if err := d.Err(); err != nil {
-			return nil, err
-		}
-		if !slices.Contains(names, d.s) {
-			names = append(names, d.s)
-		}
-		if d.Kind() == kindScope {
-			scheme, err := c.schemes.schemeOf(d.s)
-			if err != nil {
-				return nil, err
-			}
-			if !slices.Contains(names, scheme) {
-				names = append(names, scheme)
-			}
-		}
+	names, err := appendDepNames(make([]string, 0, len(deps)), deps, &c.schemes)
+	if err != nil {
+		return nil, err
 	}
 	return names, nil
 }

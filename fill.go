@@ -1,6 +1,7 @@
 package fresh
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -43,25 +44,39 @@ func (f *fillState) addName(n string) {
 func (f *fillState) declare(deps []Dep) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, d := range deps {
-		if err := d.Err(); err != nil {
-			if f.err == nil {
-				f.err = err
-			}
-			continue
-		}
-		f.addName(d.s)
-		if d.Kind() == kindScope {
-			scheme, err := f.schemes.schemeOf(d.s)
-			if err != nil {
-				if f.err == nil {
-					f.err = err
-				}
-				continue
-			}
-			f.addName(scheme)
+	var err error
+	f.names, err = appendDepNames(f.names, deps, f.schemes)
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+// appendDepNames appends to names, each once, the canonical names of the valid deps
+// and the schemes of their scopes. It returns the first invalid dependency's error
+// (or unregistered scope's) and still appends the valid ones.
+func appendDepNames(names []string, deps []Dep, s *schemes) ([]string, error) {
+	var first error
+	add := func(n string) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
 		}
 	}
+	for _, d := range deps {
+		if err := d.Err(); err != nil {
+			first = cmp.Or(first, err)
+			continue
+		}
+		add(d.s)
+		if d.Kind() == kindScope {
+			scheme, err := s.schemeOf(d.s)
+			if err != nil {
+				first = cmp.Or(first, err)
+				continue
+			}
+			add(scheme)
+		}
+	}
+	return names, first
 }
 
 // inherit adds the dependencies of a value read inside the loader. Its position lowers

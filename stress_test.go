@@ -94,7 +94,8 @@ func TestStressNoStaleRead(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 6 {
+	// loop runs step on a new goroutine until stop is closed.
+	loop := func(step func()) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -103,81 +104,77 @@ func TestStressNoStaleRead(t *testing.T) {
 				case <-stop:
 					return
 				default:
-				}
-				i := rand.IntN(nrows)
-				j := (i + 1) % nrows
-				wantA, wantB := src.settled[i].Load(), src.settled[j].Load()
-				reads.Add(1)
-				switch rand.IntN(3) {
-				case 0:
-					if v, err := cells.GetOrLoad(ctx, i, loadCell); err != nil || v < wantA {
-						report(fmt.Sprint("cell ", i), v, wantA)
-					}
-				case 1:
-					if v, ok := cells.Get(i); ok && v < wantA {
-						report(fmt.Sprint("cell ", i, " (Get)"), v, wantA)
-					}
-				default:
-					p, err := pages.GetOrLoad(ctx, i, loadPage)
-					if err != nil || p.a < wantA {
-						report(fmt.Sprint("page ", i, " row ", i), p.a, wantA)
-					}
-					if p.b < wantB {
-						report(fmt.Sprint("page ", i, " row ", j), p.b, wantB)
-					}
+					step()
 				}
 			}
 		}()
 	}
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
+	for range 6 {
+		loop(func() {
+			i := rand.IntN(nrows)
+			j := (i + 1) % nrows
+			wantA, wantB := src.settled[i].Load(), src.settled[j].Load()
+			reads.Add(1)
+			switch rand.IntN(3) {
+			case 0:
+				if v, err := cells.GetOrLoad(ctx, i, loadCell); err != nil || v < wantA {
+					report(fmt.Sprint("cell ", i), v, wantA)
 				}
-				i := rand.IntN(nrows)
-				src.locks[i].Lock()
-				v := src.write(i)
-				var err error
-				switch rand.IntN(5) {
-				case 0:
-					err = cells.Invalidate(ctx, fresh.Entity("rows", i))
-				case 1:
-					err = cells.InvalidateRows(ctx, fresh.RowChange{Table: "rows",
-						Old: fresh.Row{"id": i, "parity": i % 2}, New: fresh.Row{"id": i, "parity": i % 2}})
-				case 2:
-					// Deleting the cell's key is not enough for the pages built
-					// from it, so also invalidate its entity, as a writer would.
-					err = cells.Delete(ctx, i)
-					if err == nil {
-						err = cells.Invalidate(ctx, fresh.Entity("rows", i))
-					}
-				case 3:
-					err = cells.Invalidate(ctx, fresh.Scope("rows", fresh.Eq("parity", i%2)), fresh.Entity("rows", i))
-				default:
-					err = cells.Set(ctx, i, v, fresh.DependsOn(fresh.Entity("rows", i)))
-					if err == nil {
-						err = pages.Invalidate(ctx, fresh.Entity("rows", i))
-					}
+			case 1:
+				if v, ok := cells.Get(i); ok && v < wantA {
+					report(fmt.Sprint("cell ", i, " (Get)"), v, wantA)
 				}
-				src.locks[i].Unlock()
-				if err != nil {
-					t.Error(err)
+			default:
+				p, err := pages.GetOrLoad(ctx, i, loadPage)
+				if err != nil || p.a < wantA {
+					report(fmt.Sprint("page ", i, " row ", i), p.a, wantA)
 				}
-				// Settled only once the invalidation returned.
-				for {
-					cur := src.settled[i].Load()
-					if cur >= v || src.settled[i].CompareAndSwap(cur, v) {
-						break
-					}
+				if p.b < wantB {
+					report(fmt.Sprint("page ", i, " row ", j), p.b, wantB)
 				}
-				time.Sleep(time.Duration(rand.IntN(100)) * time.Microsecond)
 			}
-		}()
+		})
+	}
+	for range 2 {
+		loop(func() {
+			i := rand.IntN(nrows)
+			src.locks[i].Lock()
+			v := src.write(i)
+			var err error
+			switch rand.IntN(5) {
+			case 0:
+				err = cells.Invalidate(ctx, fresh.Entity("rows", i))
+			case 1:
+				err = cells.InvalidateRows(ctx, fresh.RowChange{Table: "rows",
+					Old: fresh.Row{"id": i, "parity": i % 2}, New: fresh.Row{"id": i, "parity": i % 2}})
+			case 2:
+				// Deleting the cell's key is not enough for the pages built
+				// from it, so also invalidate its entity, as a writer would.
+				err = cells.Delete(ctx, i)
+				if err == nil {
+					err = cells.Invalidate(ctx, fresh.Entity("rows", i))
+				}
+			case 3:
+				err = cells.Invalidate(ctx, fresh.Scope("rows", fresh.Eq("parity", i%2)), fresh.Entity("rows", i))
+			default:
+				err = cells.Set(ctx, i, v, fresh.DependsOn(fresh.Entity("rows", i)))
+				if err == nil {
+					err = pages.Invalidate(ctx, fresh.Entity("rows", i))
+				}
+			}
+			src.locks[i].Unlock()
+			if err != nil {
+				t.Error(err)
+			}
+			// Settled only once the invalidation returned.
+			for {
+				cur := src.settled[i].Load()
+				if cur >= v || src.settled[i].CompareAndSwap(cur, v) {
+					break
+				}
+			}
+			time.Sleep(time.Duration(rand.IntN(100)) * time.Microsecond)
+		})
 	}
 	time.Sleep(duration)
 	close(stop)
