@@ -6,25 +6,41 @@ import "context"
 // process). It is byte-oriented: fresh encodes and decodes the messages, so one Bus
 // implementation serves every Cache whatever its key and value types.
 //
-// Implementations must deliver the messages of one publisher in the order it published
-// them, to every subscriber, including subscribers in the publishing process (fresh uses
-// its own echoes as heartbeats to bound staleness). When a transport cannot promise that
-// a subscriber saw every message (a reconnect without replay, a dropped buffer), it must
-// call the subscriber's HandleLoss before delivering anything newer; fresh then flushes
-// the caches that subscriber feeds. Silence must never stand for loss: that is the
-// defect fresh exists to avoid.
+// Implementations must deliver every message to every subscriber, including the
+// subscribers in the publishing process, in one total order across all publishers:
+//
+//   - All subscribers receive the messages in one and the same order, whichever
+//     processes published them. (A subscription that began later, or that lost
+//     messages, receives only part of that sequence, still in that order.)
+//   - If Publish(a) returned before Publish(b) was called, whether by the same
+//     publisher or by another one, in this process or in another, every subscriber
+//     receives a before b. Publish calls that overlap may be ordered either way, but
+//     the same way for every subscriber.
+//
+// Delivering each publisher's messages in its own order is not enough. fresh bounds
+// staleness with heartbeats that each cache sends itself through the bus: when the
+// heartbeat it published at time s comes back, it concludes that everything any
+// process published before s has been applied, which holds only under this order. One
+// Redis stream or channel, a log table, or a NATS subject on one server provides it;
+// messages spread over several shards or partitions do not.
+//
+// When a transport cannot promise that a subscriber saw every message (a reconnect
+// without replay, a dropped buffer), it must call the subscriber's HandleLoss before
+// delivering anything newer; fresh then flushes the caches that subscriber feeds.
+// Silence must never stand for loss: that is the defect fresh exists to avoid.
 //
 // The freshtest package has a conformance suite, freshtest.TestBus, that every
 // implementation should pass.
 type Bus interface {
 	// Publish sends msg to every subscriber. It returns once the transport has accepted
-	// the message (for a network bus: once the server acknowledged it), or with an error.
+	// the message and so fixed its place in the order (for a network bus: once the
+	// server acknowledged it), or with an error.
 	// Publish must not retain msg after it returns.
 	Publish(ctx context.Context, msg []byte) error
 	// Subscribe registers h and returns once h will receive every message published
 	// after Subscribe returned. ctx bounds the call only, not the subscription, which
 	// lasts until its Close. Handlers are called from one goroutine per subscription,
-	// in publication order, never two calls at once; they must not block for long.
+	// in the bus's total order, never two calls at once; they must not block for long.
 	Subscribe(ctx context.Context, h Handler) (Subscription, error)
 }
 

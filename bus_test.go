@@ -21,11 +21,17 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting until %s", what)
 }
 
-func busCache(t *testing.T, bus fresh.Bus, name string) *fresh.Cache[string, int] {
-	return newCache(t, fresh.Options[string, int]{Bus: bus, Name: name, MaxStaleness: time.Second, Heartbeat: 50 * time.Millisecond})
+// busHub returns a hub on bus, standing for one process.
+func busHub(t *testing.T, bus fresh.Bus) *fresh.Hub {
+	return newHub(t, fresh.HubOptions{Bus: bus, MaxStaleness: time.Second, Heartbeat: 50 * time.Millisecond})
 }
 
-// TestBusSharesInvalidations: caches in different trackers (standing for processes)
+// busCache returns a cache named name in a hub of its own on bus.
+func busCache(t *testing.T, bus fresh.Bus, name string) *fresh.Cache[string, int] {
+	return newCache(t, fresh.Options[string, int]{Hub: busHub(t, bus), Name: name})
+}
+
+// TestBusSharesInvalidations: caches in different hubs (standing for processes)
 // hear each other's invalidations, deletions, patterns and flushes.
 func TestBusSharesInvalidations(t *testing.T) {
 	ctx := context.Background()
@@ -75,7 +81,7 @@ func TestBusSharesInvalidations(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "b flushed", missing(b, "user:1"))
-	if s := b.Stats(); s.Received == 0 || s.Gaps != 0 {
+	if s := b.Hub().Stats(); s.Received == 0 || s.Gaps != 0 {
 		t.Errorf("b stats: %+v", s)
 	}
 }
@@ -91,13 +97,13 @@ func TestBusLossFlushes(t *testing.T) {
 	if err := bus.Publish(ctx, []byte("garbage")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the garbage is dropped", func() bool { return b.Stats().Dropped == 1 })
+	eventually(t, "the garbage is dropped", func() bool { return b.Hub().Stats().Dropped == 1 })
 	if _, ok := b.Get("k"); !ok {
 		t.Fatal("a malformed message flushed the cache; it should only be dropped")
 	}
 	bus.Disrupt(errors.New("connection reset"))
 	eventually(t, "the loss flushes", func() bool { _, ok := b.Get("k"); return !ok })
-	if s := b.Stats(); s.Gaps != 1 {
+	if s := b.Hub().Stats(); s.Gaps != 1 {
 		t.Errorf("Gaps = %d; want 1", s.Gaps)
 	}
 	// Unknown versions are a gap too: a newer publisher's invalidations are unreadable.
@@ -142,14 +148,15 @@ func TestSilentBusSuspends(t *testing.T) {
 	local := fresh.NewLocalBus()
 	t.Cleanup(func() { local.Close() })
 	bus := &switchBus{Bus: local}
-	c := newCache(t, fresh.Options[string, int]{Bus: bus, MaxStaleness: 200 * time.Millisecond, Heartbeat: 20 * time.Millisecond})
+	h := newHub(t, fresh.HubOptions{Bus: bus, MaxStaleness: 200 * time.Millisecond, Heartbeat: 20 * time.Millisecond})
+	c := newCache(t, fresh.Options[string, int]{Hub: h, Name: "c"})
 	c.Set(ctx, "k", 1)
 	time.Sleep(100 * time.Millisecond)
 	if _, ok := c.Get("k"); !ok {
 		t.Fatal("a healthy cache stopped serving")
 	}
 	bus.deaf.Store(true)
-	eventually(t, "the deaf cache suspends", func() bool { return c.Stats().Suspended })
+	eventually(t, "the deaf cache suspends", func() bool { return h.Stats().Suspended })
 	if _, ok := c.Get("k"); ok {
 		t.Fatal("a suspended cache served")
 	}
@@ -158,7 +165,7 @@ func TestSilentBusSuspends(t *testing.T) {
 		t.Fatal("a suspended cache served a new value")
 	}
 	bus.deaf.Store(false)
-	eventually(t, "the cache resumes", func() bool { return !c.Stats().Suspended })
+	eventually(t, "the cache resumes", func() bool { return !h.Stats().Suspended })
 	if _, ok := c.Get("k"); ok {
 		t.Fatal("a value from before the suspension was served after it")
 	}
@@ -178,6 +185,8 @@ func TestPublishFailureRetried(t *testing.T) {
 	a := busCache(t, bus, "x")
 	b := busCache(t, local, "x")
 	a.Set(ctx, "k", 1, fresh.DependsOn(fresh.Tag("t")))
+	// a's Set deletes k from b (write-through): wait for that before b caches k.
+	eventually(t, "a's Set reaches b", func() bool { return b.Hub().Stats().Received == 1 })
 	b.Set(ctx, "k", 1, fresh.DependsOn(fresh.Tag("t")))
 	bus.failing.Store(true)
 	err := a.Invalidate(ctx, fresh.Tag("t"))
@@ -193,7 +202,8 @@ func TestPublishFailureRetried(t *testing.T) {
 	}
 	bus.failing.Store(false)
 	eventually(t, "the retried invalidation reaches b", func() bool { _, ok := b.Get("k"); return !ok })
-	if a.Stats().PublishFails == 0 {
+	eventually(t, "the queue drains", func() bool { return a.Hub().Stats().Pending == 0 })
+	if a.Hub().Stats().PublishFails == 0 {
 		t.Error("PublishFails not counted")
 	}
 }

@@ -9,45 +9,45 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/freshcache/fresh/internal/glob"
 	"github.com/freshcache/fresh/internal/wire"
 )
 
-// A busLink connects one Cache to its Bus: it publishes the cache's invalidations in
-// order with a per-origin sequence, applies what other processes publish, detects
-// lost messages, and proves liveness with heartbeats (guarantee G1).
+// A busLink connects a Hub to its Bus: it publishes the hub's invalidations in order
+// with a per-origin sequence, applies what other processes publish, detects lost
+// messages, and proves liveness with heartbeats (guarantee G1).
 //
-// Failure policy (ARCHITECTURE.md §6): a failed publish is queued and retried in the
-// background, in order, and reported to the caller wrapped in ErrPublish; a message
-// that cannot be delivered after maxPending others pile up behind it is abandoned
-// with a new epoch, which makes every receiver flush. A receiver that sees a sequence
-// gap, an epoch change, an unknown message version, or a loss reported by the
-// transport flushes the tier before serving again. When the cache's own heartbeats
-// stop coming back within MaxStaleness, it serves nothing until they do, and then
-// flushes.
+// Failure policy: a failed publish is queued and retried in the background, in order,
+// and reported to the caller wrapped in ErrPublish; when the queue outgrows maxPending
+// messages or maxPendingBytes, it is abandoned with a new epoch, which makes every
+// receiver flush (I6). A receiver that sees a sequence gap, a sequence going
+// backwards, an epoch change, a heartbeat announcing messages it did not receive, an
+// unknown message version, or a loss reported by the transport flushes the hub
+// before serving again. When the hub's own heartbeats stop coming back within
+// MaxStaleness, it serves nothing until they do, and then flushes (I5).
 type busLink struct {
+	hub    *Hub
 	bus    Bus
 	origin [16]byte
-	name   string
-	log    func(msg string, args ...any)
-	st     *counters
-	rec    Recorder
-	t      *Tracker
 	start  time.Time // for monotonic heartbeat stamps
 
-	apply func(m *wire.Message) // applies a peer's Delete, Pattern or Flush to the cache
-
-	pubMu   sync.Mutex
-	seq     uint64
-	epoch   uint64
-	pending [][]byte // encoded messages awaiting retry, in order
-	kick    chan struct{}
+	pubMu        sync.Mutex
+	seq          uint64   // last sequence number assigned
+	sentSeq      uint64   // last sequence number the transport accepted
+	epoch        uint64   // the publisher's epoch
+	pending      [][]byte // encoded messages awaiting retry, in order
+	pendingBytes int
+	kick         chan struct{}
 
 	rcvMu sync.Mutex
 	peers map[[16]byte]peer
 
-	lastBeat  atomic.Int64 // stamp of the newest own heartbeat that came back
-	suspended atomic.Bool
+	// Heartbeats: the stamps of the last heartbeats sent, so that only a heartbeat
+	// this link sent can prove anything (a forged or replayed stamp proves nothing).
+	beatMu   sync.Mutex
+	sent     [beatRing]int64
+	sentNext int
+	lastBeat atomic.Int64 // stamp of the newest own heartbeat that came back
+	beatBack chan struct{}
 
 	maxStale, beat time.Duration
 	sub            Subscription
@@ -57,8 +57,16 @@ type busLink struct {
 
 type peer struct{ epoch, seq uint64 }
 
-// maxPending bounds the messages queued behind a failed publish.
-const maxPending = 10_000
+// beatRing is how many sent heartbeat stamps are remembered. A heartbeat that takes
+// longer than beatRing intervals to come back is not recognised, which only delays
+// the proof.
+const beatRing = 64
+
+// Bounds of the queue of messages behind a failed publish.
+const (
+	maxPending      = 10_000
+	maxPendingBytes = 16 << 20
+)
 
 // The pause between retries of a failed publish doubles from retryFirst to
 // retryLongest.
@@ -67,150 +75,139 @@ const (
 	retryLongest = 2 * time.Second       // longest pause
 )
 
-func newBusLink[K comparable, V any](c *Cache[K, V]) (*busLink, error) {
+// Message kinds, re-exported for the hub's callers.
+const (
+	kindInvalidate = wire.KindInvalidate
+	kindRows       = wire.KindRows
+	kindDelete     = wire.KindDelete
+	kindPattern    = wire.KindPattern
+)
+
+func newBusLink(h *Hub) (*busLink, error) {
 	l := &busLink{
-		bus:      c.o.Bus,
-		name:     c.o.Name,
-		st:       &c.stats,
-		rec:      c.rec,
-		t:        c.t,
+		hub:      h,
+		bus:      h.o.Bus,
 		start:    time.Now(),
 		kick:     make(chan struct{}, 1),
+		beatBack: make(chan struct{}, 1),
 		peers:    make(map[[16]byte]peer),
-		maxStale: c.o.MaxStaleness,
-		beat:     c.o.Heartbeat,
+		maxStale: h.o.MaxStaleness,
+		beat:     h.o.Heartbeat,
 		stop:     make(chan struct{}),
-		log:      func(msg string, args ...any) { c.o.Logger.Warn("fresh: "+msg, append(args, "cache", c.o.Name)...) },
 	}
 	if _, err := rand.Read(l.origin[:]); err != nil {
 		return nil, fmt.Errorf("fresh: origin id: %w", err)
 	}
-	l.apply = func(m *wire.Message) { applyPeer(c, l, m) }
-	ctx, cancel := context.WithTimeout(context.Background(), c.o.MaxStaleness)
+	l.lastBeat.Store(l.stamp())
+	ctx, cancel := context.WithTimeout(context.Background(), l.maxStale)
 	defer cancel()
 	sub, err := l.bus.Subscribe(ctx, l)
 	if err != nil {
 		return nil, fmt.Errorf("fresh: subscribe to bus: %w", err)
 	}
 	l.sub = sub
-	l.wg.Add(2)
+	l.wg.Add(3)
 	go l.heartbeats()
+	go l.watchdog()
 	go l.retries()
 	return l, nil
 }
 
-// applyPeer applies a Delete, Pattern or Flush message to c. It may run before New
-// has returned (as soon as the subscription exists), so it reaches the link through l,
-// not c.link.
-func applyPeer[K comparable, V any](c *Cache[K, V], l *busLink, m *wire.Message) {
-	switch m.Kind {
-	case wire.KindDelete:
-		for _, s := range m.Items {
-			k, err := c.o.KeyCodec.DecodeKey(s)
-			if err != nil {
-				// A key we cannot read may be cached under some form we cannot
-				// name: flushing is the only safe answer.
-				l.log("undecodable key on bus; flushing", "err", err)
-				c.flushLocal()
-				return
-			}
-			c.deleteLocal(k)
-		}
-	case wire.KindPattern:
-		for _, p := range m.Items {
-			g, err := glob.Compile(p)
-			if err != nil {
-				l.log("malformed pattern on bus; flushing", "err", err)
-				c.flushLocal()
-				return
-			}
-			c.deletePattern(g)
-		}
-	case wire.KindFlush:
-		c.flushLocal()
-	}
+func (l *busLink) warn(msg string, args ...any) {
+	l.hub.o.Logger.Warn("fresh: "+msg, args...)
 }
 
 // HandleMessage applies one message from the bus. It never panics on bad input.
 func (l *busLink) HandleMessage(b []byte) {
 	m, err := wire.Decode(b)
 	if err != nil {
-		l.st.dropped.Add(1)
-		l.record(EventDropped)
+		l.hub.stats.dropped.Add(1)
+		l.hub.record(EventDropped)
 		if errors.Is(err, wire.ErrVersion) {
-			// A newer publisher's message we cannot read may hold invalidations.
+			// A newer publisher's message we cannot read may hold invalidations (I6).
 			l.lost(err)
 		}
 		return
 	}
-	l.rcvMu.Lock()
-	p, known := l.peers[m.Origin]
-	gap := known && (m.Epoch != p.epoch || m.Seq > p.seq+1)
-	dup := known && m.Epoch == p.epoch && m.Seq <= p.seq
-	if !dup {
-		l.peers[m.Origin] = peer{epoch: m.Epoch, seq: m.Seq}
-	}
-	l.rcvMu.Unlock()
-	if dup {
-		return
-	}
-	if gap {
-		l.lost(fmt.Errorf("fresh: sequence gap from a publisher (epoch %d seq %d after epoch %d seq %d)", m.Epoch, m.Seq, p.epoch, p.seq))
-	}
 	self := m.Origin == l.origin
-	switch {
-	case m.Kind == wire.KindHeartbeat:
-		if self {
+	if self {
+		if m.Kind == wire.KindHeartbeat {
 			l.heartbeatBack(m.Stamp)
 		}
-		return
-	case self:
 		return // our own invalidation: applied before it was published
-	case m.Kind == wire.KindInvalidate:
-		l.t.invalidate(m.Items)
-	case m.Namespace == l.name:
-		l.apply(&m)
 	}
-	l.st.received.Add(1)
+	if why := l.track(&m); why != "" {
+		l.lost(fmt.Errorf("fresh: %s (epoch %d seq %d)", why, m.Epoch, m.Seq))
+	}
+	if m.Kind == wire.KindHeartbeat {
+		return
+	}
+	pause(pointLinkApply)
+	// Applied even after a discontinuity: an invalidation is idempotent.
+	switch m.Kind {
+	case wire.KindInvalidate:
+		l.hub.t.invalidate(m.Items)
+	case wire.KindRows:
+		l.hub.applyRows(m.Items)
+	case wire.KindDelete:
+		if v := l.hub.view(m.Namespace); v != nil {
+			v.applyDelete(m.Items)
+		}
+	case wire.KindPattern:
+		if v := l.hub.view(m.Namespace); v != nil {
+			for _, p := range m.Items {
+				v.applyPattern(p)
+			}
+		}
+	case wire.KindFlush:
+		if v := l.hub.view(m.Namespace); v != nil {
+			v.flushLocal()
+		}
+	}
+	l.hub.stats.received.Add(1)
+}
+
+// track updates what is known of the message's publisher and says why continuity
+// with it was lost, or "". A numbered message must follow its predecessor; a
+// heartbeat carries the last number its publisher sent, so a lost tail shows. The
+// first message of a publisher that has sent before is a loss too: what it sent
+// between this link's subscription and that message is unknown. A sequence going
+// backwards (a replay, or a forged message that announced a huge sequence earlier)
+// is a loss and restarts tracking at the message, so such a message costs a flush,
+// never a silenced publisher.
+func (l *busLink) track(m *wire.Message) string {
+	l.rcvMu.Lock()
+	defer l.rcvMu.Unlock()
+	p, known := l.peers[m.Origin]
+	next := peer{epoch: m.Epoch, seq: m.Seq}
+	l.peers[m.Origin] = next
+	beat := m.Kind == wire.KindHeartbeat
+	switch {
+	case !known && beat && m.Seq > 0:
+		return "first heartbeat of a publisher that has sent messages"
+	case !known && !beat && m.Seq > 1:
+		return "first message of a publisher that has sent messages"
+	case !known:
+		return ""
+	case m.Epoch != p.epoch:
+		return "publisher epoch changed"
+	case beat && m.Seq != p.seq:
+		return fmt.Sprintf("heartbeat announces sequence %d after %d", m.Seq, p.seq)
+	case !beat && m.Seq != p.seq+1:
+		return fmt.Sprintf("sequence %d after %d", m.Seq, p.seq)
+	}
+	return ""
 }
 
 // HandleLoss is called by the transport when messages may have been lost.
 func (l *busLink) HandleLoss(err error) { l.lost(err) }
 
-// lost flushes the tier: an invalidation may have been missed.
+// lost flushes the hub: an invalidation may have been missed.
 func (l *busLink) lost(err error) {
-	l.st.gaps.Add(1)
-	l.record(EventGap)
-	l.log("bus continuity lost; flushing", "err", err)
-	if !l.suspended.Load() {
-		l.t.flush()
-	}
-}
-
-func (l *busLink) record(ev Event) {
-	if l.rec != nil {
-		l.rec.Record(ev)
-	}
-}
-
-func (l *busLink) publishDeps(ctx context.Context, names []string) error {
-	return l.publishItems(ctx, wire.KindInvalidate, "", names)
-}
-
-func (l *busLink) publishPattern(ctx context.Context, pattern string) error {
-	return l.publishItems(ctx, wire.KindPattern, l.name, []string{pattern})
-}
-
-func (l *busLink) publishFlush(ctx context.Context) error {
-	return l.publish(ctx, &wire.Message{Kind: wire.KindFlush, Namespace: l.name})
-}
-
-func publishDeleteKey[K comparable](ctx context.Context, l *busLink, codec KeyCodec[K], key K) error {
-	s, err := codec.EncodeKey(key)
-	if err != nil {
-		return fmt.Errorf("fresh: delete: %w: %w", ErrInvalidKey, err)
-	}
-	return l.publishItems(ctx, wire.KindDelete, l.name, []string{s})
+	l.hub.stats.gaps.Add(1)
+	l.hub.record(EventGap)
+	l.warn("bus continuity lost; flushing", "err", err)
+	l.hub.flushAll()
 }
 
 // publishItems publishes items in as many messages as the wire limits require.
@@ -233,6 +230,10 @@ func (l *busLink) publishItems(ctx context.Context, kind wire.Kind, ns string, i
 	return errors.Join(errs...)
 }
 
+func (l *busLink) publishFlush(ctx context.Context, ns string) error {
+	return l.publish(ctx, &wire.Message{Kind: wire.KindFlush, Namespace: ns})
+}
+
 // publish assigns the next sequence number and sends m, or queues it behind earlier
 // failures. Sending under pubMu keeps the sequence in order on the transport.
 func (l *busLink) publish(ctx context.Context, m *wire.Message) error {
@@ -243,7 +244,12 @@ func (l *busLink) publish(ctx context.Context, m *wire.Message) error {
 	m.Seq = l.seq + 1
 	b, err := wire.Append(nil, m)
 	if err != nil {
-		return fmt.Errorf("fresh: encode bus message: %w", err)
+		// I6: what cannot be said is said as "forget everything", at once.
+		l.newEpoch("an invalidation that cannot be encoded")
+		if herr := l.sendHeartbeatLocked(ctx); herr != nil {
+			err = errors.Join(err, herr)
+		}
+		return fmt.Errorf("fresh: encode bus message (peers will flush): %w", err)
 	}
 	l.seq++
 	if len(l.pending) > 0 {
@@ -251,42 +257,56 @@ func (l *busLink) publish(ctx context.Context, m *wire.Message) error {
 		return fmt.Errorf("%w: queued behind an earlier failure", ErrPublish)
 	}
 	if err := l.bus.Publish(ctx, b); err != nil {
-		l.st.publishFails.Add(1)
-		l.record(EventPublishFail)
-		if m.Kind != wire.KindHeartbeat {
-			l.enqueue(b)
-		} else {
-			// A heartbeat is not retried, but its sequence number is spent: send
-			// the next message in a new epoch so receivers do not see a gap.
-			l.newEpoch()
-		}
+		l.hub.stats.publishFails.Add(1)
+		l.hub.record(EventPublishFail)
+		l.enqueue(b)
 		return fmt.Errorf("%w: %w", ErrPublish, err)
 	}
-	l.st.published.Add(1)
+	l.sentSeq = m.Seq
+	l.hub.stats.published.Add(1)
 	return nil
 }
 
-// enqueue queues b for retry; pubMu is held. Past maxPending, the queue is abandoned
-// and a new epoch tells every receiver to flush.
+// enqueue queues b for retry; pubMu is held. Past maxPending or maxPendingBytes, the
+// queue is abandoned and a new epoch tells every receiver to flush (I6).
 func (l *busLink) enqueue(b []byte) {
-	if len(l.pending) >= maxPending {
-		l.log("bus unreachable; abandoning queued invalidations, receivers will flush", "queued", len(l.pending))
-		l.pending = nil
-		l.newEpoch()
+	if len(l.pending) >= maxPending || l.pendingBytes+len(b) > maxPendingBytes {
+		l.newEpoch(fmt.Sprintf("bus unreachable with %d invalidations queued", len(l.pending)))
 		return
 	}
 	l.pending = append(l.pending, b)
+	l.pendingBytes += len(b)
 	select {
 	case l.kick <- struct{}{}:
 	default:
 	}
 }
 
-// newEpoch starts a new epoch; pubMu is held. Messages already encoded in the
-// queue keep theirs.
-func (l *busLink) newEpoch() {
+// newEpoch drops the queue and starts a new epoch; pubMu is held. The next message,
+// at the latest the next heartbeat, tells every receiver to flush.
+func (l *busLink) newEpoch(why string) {
+	l.warn("abandoning bus continuity; receivers will flush", "why", why, "queued", len(l.pending))
+	l.pending, l.pendingBytes = nil, 0
 	l.epoch++
-	l.seq = 0
+	l.seq, l.sentSeq = 0, 0
+}
+
+// breakContinuity starts a new epoch and tells the peers at once, with a heartbeat.
+func (l *busLink) breakContinuity(why string) {
+	l.pubMu.Lock()
+	defer l.pubMu.Unlock()
+	l.newEpoch(why)
+	ctx, cancel := context.WithTimeout(context.Background(), l.beat)
+	defer cancel()
+	if err := l.sendHeartbeatLocked(ctx); err != nil {
+		l.warn("heartbeat publish failed", "err", err)
+	}
+}
+
+func (l *busLink) pendingCount() int {
+	l.pubMu.Lock()
+	defer l.pubMu.Unlock()
+	return len(l.pending)
 }
 
 // retries sends the queued messages in order, with backoff, until the queue is empty.
@@ -299,26 +319,7 @@ func (l *busLink) retries() {
 			return
 		case <-l.kick:
 		}
-		for {
-			l.pubMu.Lock()
-			if len(l.pending) == 0 {
-				l.pubMu.Unlock()
-				backoff = retryFirst
-				break
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), retryLongest)
-			err := l.bus.Publish(ctx, l.pending[0])
-			cancel()
-			if err == nil {
-				l.pending = l.pending[1:]
-				l.st.published.Add(1)
-				l.pubMu.Unlock()
-				backoff = retryFirst
-				continue
-			}
-			l.st.publishFails.Add(1)
-			l.record(EventPublishFail)
-			l.pubMu.Unlock()
+		for l.retryOne() {
 			select {
 			case <-l.stop:
 				return
@@ -326,14 +327,36 @@ func (l *busLink) retries() {
 			}
 			backoff = min(2*backoff, retryLongest)
 		}
+		backoff = retryFirst
 	}
 }
 
-// heartbeats publishes a heartbeat every l.beat and suspends the tier when none has
-// come back within maxStale.
+// retryOne sends the queue until it is empty (false) or a send fails (true).
+func (l *busLink) retryOne() (failed bool) {
+	l.pubMu.Lock()
+	defer l.pubMu.Unlock()
+	for len(l.pending) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), retryLongest)
+		err := l.bus.Publish(ctx, l.pending[0])
+		cancel()
+		if err != nil {
+			l.hub.stats.publishFails.Add(1)
+			l.hub.record(EventPublishFail)
+			return true
+		}
+		l.pendingBytes -= len(l.pending[0])
+		l.pending[0] = nil
+		l.pending = l.pending[1:]
+		l.sentSeq++
+		l.hub.stats.published.Add(1)
+	}
+	return false
+}
+
+// heartbeats publishes a heartbeat every l.beat. A heartbeat consumes no sequence
+// number, so a failed one costs nothing but its proof.
 func (l *busLink) heartbeats() {
 	defer l.wg.Done()
-	l.lastBeat.Store(l.stamp())
 	tick := time.NewTicker(l.beat)
 	defer tick.Stop()
 	for {
@@ -343,28 +366,103 @@ func (l *busLink) heartbeats() {
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.beat)
-		err := l.publish(ctx, &wire.Message{Kind: wire.KindHeartbeat, Stamp: l.stamp()})
+		if err := l.sendHeartbeat(ctx); err != nil {
+			l.warn("heartbeat publish failed", "err", err)
+		}
 		cancel()
-		if err != nil {
-			l.log("heartbeat publish failed", "err", err)
-		}
-		if age := time.Duration(l.stamp() - l.lastBeat.Load()); age > l.maxStale && l.suspended.CompareAndSwap(false, true) {
-			l.log("no heartbeat back from the bus; serving nothing until one returns", "age", age)
-			l.t.suspend()
-		}
 	}
+}
+
+func (l *busLink) sendHeartbeat(ctx context.Context) error {
+	l.pubMu.Lock()
+	defer l.pubMu.Unlock()
+	return l.sendHeartbeatLocked(ctx)
+}
+
+// sendHeartbeatLocked sends a heartbeat; pubMu is held.
+func (l *busLink) sendHeartbeatLocked(ctx context.Context) error {
+	stamp := l.stamp()
+	m := wire.Message{Kind: wire.KindHeartbeat, Origin: l.origin, Epoch: l.epoch, Seq: l.sentSeq, Stamp: stamp}
+	b, err := wire.Append(nil, &m)
+	if err != nil {
+		return err
+	}
+	l.beatMu.Lock()
+	l.sent[l.sentNext] = stamp
+	l.sentNext = (l.sentNext + 1) % beatRing
+	l.beatMu.Unlock()
+	if err := l.bus.Publish(ctx, b); err != nil {
+		l.hub.stats.publishFails.Add(1)
+		l.hub.record(EventPublishFail)
+		return err
+	}
+	return nil
 }
 
 // heartbeatBack records the return of one of our heartbeats sent at stamp: every
-// message published before it has been applied.
+// message published before it has been applied. Only a stamp this link sent counts.
 func (l *busLink) heartbeatBack(stamp int64) {
+	l.beatMu.Lock()
+	ours := false
+	for _, s := range l.sent {
+		if s == stamp && s != 0 {
+			ours = true
+			break
+		}
+	}
+	l.beatMu.Unlock()
+	if !ours {
+		l.hub.stats.dropped.Add(1)
+		l.hub.record(EventDropped)
+		return
+	}
 	maxStoreInt(&l.lastBeat, stamp)
-	if time.Duration(l.stamp()-stamp) <= l.maxStale && l.suspended.CompareAndSwap(true, false) {
-		l.t.resume()
+	l.check()
+	select {
+	case l.beatBack <- struct{}{}:
+	default:
 	}
 }
 
-func (l *busLink) stamp() int64 { return int64(time.Since(l.start)) }
+// check suspends the hub when the newest returned heartbeat is maxStale old, and
+// lifts the suspension when it is not, deciding and acting under the hub's
+// suspension lock so that the last decision reflects the newest beat (I5). It
+// returns how long the current proof still holds.
+func (l *busLink) check() time.Duration {
+	h := l.hub
+	h.suspendMu.Lock()
+	defer h.suspendMu.Unlock()
+	age := time.Duration(l.stamp() - l.lastBeat.Load())
+	if age >= l.maxStale {
+		if h.reasons&reasonSilent == 0 {
+			l.warn("no heartbeat back from the bus; serving nothing until one returns", "age", age)
+		}
+		h.setReasonLocked(reasonSilent, true)
+		return l.beat
+	}
+	h.setReasonLocked(reasonSilent, false)
+	return l.maxStale - age
+}
+
+// watchdog suspends the hub as soon as the newest returned heartbeat is maxStale old,
+// on a timer of its own: a publish stuck in the transport does not delay it (I5).
+func (l *busLink) watchdog() {
+	defer l.wg.Done()
+	timer := time.NewTimer(l.maxStale)
+	defer timer.Stop()
+	for {
+		wait := l.check()
+		timer.Reset(wait)
+		select {
+		case <-l.stop:
+			return
+		case <-timer.C:
+		case <-l.beatBack:
+		}
+	}
+}
+
+func (l *busLink) stamp() int64 { return int64(time.Since(l.start)) + 1 }
 
 func (l *busLink) close(ctx context.Context) error {
 	close(l.stop)

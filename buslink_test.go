@@ -24,12 +24,15 @@ func FuzzHandleMessage(f *testing.F) {
 		f.Add(b)
 	}
 	bus := NewLocalBus()
-	c, err := New(Options[int, int]{Bus: bus})
+	h, err := NewHub(HubOptions{Bus: bus})
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { c.Close(context.Background()); bus.Close() })
+	if _, err := New(Options[int, int]{Hub: h, Name: "default"}); err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { h.Close(context.Background()); bus.Close() })
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		c.link.HandleMessage(msg)
+		h.link.HandleMessage(msg)
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -15,56 +14,60 @@ import (
 )
 
 // A Cache maps keys to values that stay correct: each value remembers what it depends
-// on, and an invalidation of any of those dependencies (here, in another cache sharing
-// the Tracker, or in another process through the Bus) stops it from being served. See
-// the package documentation for the guarantees.
+// on, and an invalidation of any of those dependencies (through this cache, another
+// cache of its Hub, the Hub itself, or another process through the hub's Bus) stops
+// it from being served. See the package documentation for the guarantees.
 //
-// A Cache is safe for concurrent use. Its zero value is not usable; use New.
+// A Cache is a typed view of its hub, registered there under its name until Close.
+// It is safe for concurrent use. Its zero value is not usable; use New.
 type Cache[K comparable, V any] struct {
-	l1      *otter.Cache[K, entry[V]] // nil when Options.Disabled
-	t       *Tracker
-	o       Options[K, V]
-	schemes schemes
+	l1   *otter.Cache[K, entry[V]] // nil when Options.Disabled
+	t    *tracker                  // the hub's, kept here for the hit path
+	hub  *Hub
+	name string
+	o    Options[K, V]
+
 	flights flightTable[K, V]
+	loaders loaderSet
 	stats   counters
 	rec     Recorder
-	link    *busLink // nil without a Bus
+	keys    keyDeps
 
 	// storeExpires reports that the store expires entries; otherwise entries with a
 	// lifetime carry their deadline (metaExt.expireAt).
 	storeExpires bool
 
-	closed atomic.Bool
-	stop   chan struct{}
-	bg     sync.WaitGroup
+	closed  atomic.Bool
+	life    context.Context // cancelled by Close: every loader's context ends with it
+	endLife context.CancelFunc
 }
 
 // A Loader computes the value for key when it is not cached. It runs in a context of
-// its own, which carries the first caller's values and is cancelled only when every
-// caller waiting for it has gone. Inside it, Depend declares dependencies, and
-// GetOrLoad of other cached values makes the value depend on theirs too.
+// its own, which carries the first caller's values and is cancelled when every caller
+// waiting for it has gone, or when the cache is closed. Inside it, Depend declares
+// dependencies, and GetOrLoad of other cached values, with the loader's context,
+// makes the value depend on theirs and on their keys.
 //
 // Returning ErrNotFound (or an error wrapping it) caches a negative result.
 type Loader[K comparable, V any] func(ctx context.Context, key K) (V, error)
 
-// prunePeriod is how often unused dependency records are dropped.
-const prunePeriod = time.Second
-
-// New returns a Cache configured by o, or an error naming every bad option.
+// New returns a Cache configured by o and registered in its hub, or an error naming
+// every bad option.
 func New[K comparable, V any](o Options[K, V]) (*Cache[K, V], error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	c := &Cache[K, V]{
-		t:     o.Tracker,
+		t:     o.Hub.t,
+		hub:   o.Hub,
 		o:     o,
 		stats: newCounters(),
 		rec:   o.Recorder,
-		stop:  make(chan struct{}),
 	}
+	c.life, c.endLife = context.WithCancel(context.Background())
 	c.flights.init()
 	for _, ts := range o.Tables {
-		if err := c.schemes.register(ts); err != nil {
+		if err := o.Hub.schemes.register(ts); err != nil {
 			return nil, err
 		}
 	}
@@ -75,9 +78,9 @@ func New[K comparable, V any](o Options[K, V]) (*Cache[K, V], error) {
 		}
 		// With a default lifetime the store expires entries, and reads its clock on
 		// every hit to do so. Without one, it does not read the clock at all, and the
-		// few entries given a lifetime by TTL or StaleIfError carry a deadline that
-		// their hits check (the eviction policy reclaims them).
-		if o.TTL > 0 || o.NegativeTTL > 0 {
+		// entries given a lifetime by TTL, StaleIfError or a negative result carry a
+		// deadline that their hits check (the eviction policy reclaims them).
+		if o.TTL > 0 {
 			oo.ExpiryCalculator = otter.ExpiryWritingFunc(c.lifetime)
 			c.storeExpires = true
 		}
@@ -96,18 +99,22 @@ func New[K comparable, V any](o Options[K, V]) (*Cache[K, V], error) {
 		}
 		c.l1 = l1
 	}
-	if o.Bus != nil {
-		link, err := newBusLink(c)
-		if err != nil {
-			c.shutdownL1()
-			return nil, err
-		}
-		c.link = link
+	if _, err := o.Hub.register(o.Name, func(name string) view {
+		c.name = name
+		c.keys.init(name)
+		return c
+	}); err != nil {
+		c.shutdownL1()
+		return nil, err
 	}
-	c.bg.Add(1)
-	go c.pruneLoop()
 	return c, nil
 }
+
+// Name returns the cache's name in its hub.
+func (c *Cache[K, V]) Name() string { return c.name }
+
+// Hub returns the hub the cache belongs to.
+func (c *Cache[K, V]) Hub() *Hub { return c.hub }
 
 func (c *Cache[K, V]) now() int64 {
 	if c.o.Clock != nil {
@@ -194,9 +201,10 @@ func (c *Cache[K, V]) usable(e *entry[V]) (ok, stale bool) {
 }
 
 // Get returns the cached value for key, if there is a usable one. It never loads and
-// never waits. It is the fast path: it does not take part in request scopes or record
-// dependencies for an enclosing loader; inside a loader, read cached values with
-// GetOrLoad. A cached ErrNotFound reads as absent.
+// never waits. It is the fast path: it does not take part in request scopes, and
+// inside a loader it does not make the value being loaded depend on what it reads
+// (use GetOrLoad with the loader's context there). A cached ErrNotFound reads as
+// absent.
 func (c *Cache[K, V]) Get(key K) (V, bool) {
 	// The fast path: a plain entry (no dependencies, no per-call options, not
 	// negative) above the floor is served after one more atomic load.
@@ -241,12 +249,22 @@ func (c *Cache[K, V]) hit() {
 // loaded; the caller gets it either way. A loader error is returned to every waiting
 // caller and not cached; ErrNotFound is cached as a negative result (see
 // Options.NegativeTTL) and returned as ErrNotFound. A loader panic is re-raised in
-// every waiting caller as a *PanicError.
+// every waiting caller as a *PanicError; a loader that exits its goroutine without
+// returning (runtime.Goexit) fails every caller with ErrLoaderExited. A loader that
+// reads its own key, directly or through other loaders, gets ErrLoadCycle.
 //
-// Called inside another cache's loader with the loader's context, GetOrLoad passes
-// the value's dependencies to the outer value.
+// Called inside another cache's loader with the loader's context, GetOrLoad makes the
+// outer value depend on this value's dependencies and on its key.
 func (c *Cache[K, V]) GetOrLoad(ctx context.Context, key K, loader Loader[K, V], opts ...Option) (V, error) {
 	st := stateOf(ctx)
+	if st != nil && st.fill != nil {
+		if err := st.fill.cycle(c, key); err != nil {
+			var zero V
+			return zero, err
+		}
+	} else if c.hub.strict != nil {
+		c.hub.strict.check()
+	}
 	if st != nil && st.memo != nil {
 		return c.viaMemo(ctx, st, key, loader, opts)
 	}
@@ -263,6 +281,9 @@ type result[V any] struct {
 	recs  []*depRecord
 	pos   uint64
 	fresh bool // names/recs/pos describe the value (false for errors)
+	// checked says that the value was found valid after the call began, so that it
+	// is current at any position taken before the call (I3).
+	checked bool
 }
 
 func (r *result[V]) depNames() []string {
@@ -273,6 +294,13 @@ func (r *result[V]) depNames() []string {
 }
 
 func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader Loader[K, V], opts []Option) result[V] {
+	var fill *fillState
+	if st != nil {
+		fill = st.fill
+	}
+	if fill != nil {
+		c.keys.use(c.t) // I4: before the store is read
+	}
 	var fallback *entry[V]
 	if c.l1 != nil {
 		if e, found := c.l1.GetIfPresent(key); found {
@@ -284,9 +312,7 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 					c.refresh(ctx, key, loader, opts)
 				}
 				r := entryResult(&e)
-				if st != nil && st.fill != nil {
-					st.fill.inherit(c.t, r.depNames(), r.pos)
-				}
+				c.inherit(fill, key, &r)
 				return r
 			}
 			if ok && stale {
@@ -302,25 +328,32 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 	if c.closed.Load() {
 		return result[V]{err: ErrClosed}
 	}
-	cfg, err := newCallConfig(opts)
+	cfg, err := c.callConfig(opts, false)
 	if err != nil {
 		return result[V]{err: err}
 	}
-	r := c.load(ctx, key, loader, cfg)
+	r := c.load(ctx, fill, key, loader, cfg)
 	if r.err != nil && fallback != nil && !errors.Is(r.err, ErrNotFound) && c.stillServable(key, fallback) {
 		c.stats.staleServed.Add(1)
 		c.record(EventStaleServed)
-		r = result[V]{val: fallback.val, recs: recsOf(fallback.deps()), pos: fallback.pos(), fresh: true}
+		r = result[V]{val: fallback.val, recs: recsOf(fallback.deps()), pos: fallback.pos(), fresh: true, checked: true}
 	}
-	if st != nil && st.fill != nil && r.fresh {
-		st.fill.inherit(c.t, r.depNames(), r.pos)
-	}
+	c.inherit(fill, key, &r)
 	return r
 }
 
-// entryResult is the answer a usable entry gives.
+// inherit passes what a nested read found to the fill it was made in: its
+// dependencies, its key's (I4), and its position unless it was checked (I3).
+func (c *Cache[K, V]) inherit(fill *fillState, key K, r *result[V]) {
+	if fill == nil || !r.fresh {
+		return
+	}
+	fill.inherit(r.depNames(), c.keyDepNames(key), r.pos, r.checked)
+}
+
+// entryResult is the answer a usable entry gives; it was checked just now.
 func entryResult[V any](e *entry[V]) result[V] {
-	r := result[V]{val: e.val, recs: recsOf(e.deps()), pos: e.pos(), fresh: true}
+	r := result[V]{val: e.val, recs: recsOf(e.deps()), pos: e.pos(), fresh: true, checked: true}
 	if e.negative() {
 		r.err = ErrNotFound
 	}
@@ -354,62 +387,20 @@ func (c *Cache[K, V]) stillServable(key K, e *entry[V]) bool {
 	return ok
 }
 
-func (c *Cache[K, V]) viaMemo(ctx context.Context, st *ctxState, key K, loader Loader[K, V], opts []Option) (V, error) {
-	m := st.memo
-	mk := memoKey{cache: c, key: key}
-	for {
-		m.mu.Lock()
-		me := m.m[mk]
-		if me == nil {
-			break
-		}
-		m.mu.Unlock()
-		select {
-		case <-me.done:
-		case <-ctx.Done():
-			var zero V
-			return zero, ctx.Err()
-		}
-		if !me.ok {
-			continue // that load failed and was forgotten: try again
-		}
-		if st.fill != nil {
-			st.fill.inherit(me.tracker, me.names, me.pos)
-		}
-		v, _ := me.val.(V)
-		return v, me.err
-	}
-	me := &memoEntry{done: make(chan struct{}), tracker: c.t}
-	m.m[mk] = me
-	m.mu.Unlock()
-
-	remembered := false
-	defer func() {
-		if !remembered {
-			m.forgetKey(mk)
-		}
-		close(me.done)
-	}()
-	r := c.getOrLoad(ctx, st, key, loader, opts)
-	if r.err == nil || errors.Is(r.err, ErrNotFound) {
-		me.val, me.err, me.names, me.pos, me.ok = r.val, r.err, r.depNames(), r.pos, true
-		remembered = true
-	}
-	return r.val, r.err
-}
-
 // Set stores value under key, replacing any entry, with the dependencies and TTL the
-// options give. The value is taken to be current at the time of the call, unless AsOf
-// says from when it dates: then it is refused (not stored, no error) if a dependency
-// or the key was invalidated after that. A load of key that is in flight will not
-// overwrite it. Concurrent Sets of one key land in either order, as in any cache:
-// writers that race each other must be serialised (a row lock held until the Set
-// returns), or should Invalidate instead of Set.
+// options give, here and, through the hub's Bus, by deleting the key from the caches
+// of the same name in other processes. A value built inside a loader from the key's
+// old value is invalidated. The value is taken to be current at the time of the call,
+// unless AsOf says from when it dates: then it is refused (not stored, no error) if a
+// dependency or the key was invalidated after that. A load of key that is in flight
+// will not overwrite it. Concurrent Sets of one key land in either order, as in any
+// cache: writers that race each other must be serialised (a row lock held until the
+// Set returns), or should Invalidate instead of Set.
 func (c *Cache[K, V]) Set(ctx context.Context, key K, value V, opts ...Option) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	cfg, err := newCallConfig(opts)
+	cfg, err := c.callConfig(opts, true)
 	if err != nil {
 		return err
 	}
@@ -420,26 +411,34 @@ func (c *Cache[K, V]) Set(ctx context.Context, key K, value V, opts ...Option) e
 	if err != nil {
 		return err
 	}
-	// Fence loads of key that are in flight: they read older data than value.
-	setPos := c.flights.fence(c, key)
-	pos, ticketPos := setPos, setPos
+	// Fence loads of key that are in flight: they read older data than value (I2).
+	pos := c.flights.fence(c, key)
 	if cfg.asOfSet {
-		pos, ticketPos = min(cfg.asOf, setPos), math.MaxUint64
+		since := c.keys.use(c.t)
+		if cfg.asOf < since {
+			// Writes of the key before since left no trace: refuse rather than guess.
+			c.stats.fenced.Add(1)
+			c.record(EventFenced)
+			return nil
+		}
+		pos = min(cfg.asOf, pos)
+		if !c.t.validNames([]string{c.keyDepName(key)}, pos) {
+			c.stats.fenced.Add(1) // the key was written after the value's data was read
+			c.record(EventFenced)
+			return nil
+		}
 	}
-	if st := stateOf(ctx); st != nil && st.memo != nil {
-		st.memo.forgetKey(memoKey{cache: c, key: key})
+	stored := false
+	if c.l1 != nil {
+		recs := c.t.intern(names)
+		stored = c.store(key, value, false, recs, pos, nil, cfg)
 	}
-	if c.l1 == nil {
-		return nil
+	if !stored && cfg.asOfSet {
+		return nil // refused: nothing changed
 	}
-	recs, ok := c.t.intern(names, pos, ticketPos)
-	if !ok {
-		c.stats.fenced.Add(1)
-		c.record(EventFenced)
-		return nil
-	}
-	c.store(key, value, false, recs, pos, nil, cfg)
-	return nil
+	written := c.keyWritten(key) // I4: after the store was written
+	c.forgetKey(ctx, key, written)
+	return c.publishKey(ctx, key)
 }
 
 // depNames returns the canonical names of deps with the schemes of their scopes.
@@ -447,7 +446,7 @@ func (c *Cache[K, V]) depNames(deps []Dep) ([]string, error) {
 	if len(deps) == 0 {
 		return nil, nil
 	}
-	names, err := appendDepNames(make([]string, 0, len(deps)), deps, &c.schemes)
+	names, err := appendDepNames(make([]string, 0, len(deps)+1), deps, &c.hub.schemes)
 	if err != nil {
 		return nil, err
 	}
@@ -456,8 +455,8 @@ func (c *Cache[K, V]) depNames(deps []Dep) ([]string, error) {
 
 // store puts a loaded or set value into the store if it is still valid as of pos: its
 // dependencies were not invalidated after pos, and (when keyTomb is given) the key was
-// not deleted or set since the load began. It takes over one reference to each of
-// recs, and reports whether it stored.
+// not deleted or set, and the load not abandoned, since the load began. It takes over
+// one reference to each of recs, and reports whether it stored.
 func (c *Cache[K, V]) store(key K, val V, neg bool, recs []*depRecord, pos uint64, keyTomb *atomic.Uint64, cfg callConfig) bool {
 	refuse := func() bool {
 		c.t.release(recs)
@@ -479,7 +478,7 @@ func (c *Cache[K, V]) store(key K, val V, neg bool, recs []*depRecord, pos uint6
 	if neg {
 		e.word |= negBit
 	}
-	if cfg.ttlSet || cfg.staleGrace > 0 || cfg.refreshAfter > 0 {
+	if cfg.ttlSet || cfg.staleGrace > 0 || cfg.refreshAfter > 0 || (neg && !c.storeExpires) {
 		e.p = unsafe.Pointer(c.extFor(recs, neg, cfg))
 		e.word |= extBit
 	} else {
@@ -492,9 +491,10 @@ func (c *Cache[K, V]) store(key K, val V, neg bool, recs []*depRecord, pos uint6
 	}
 	stored := false
 	c.l1.Compute(key, func(old entry[V], found bool) (entry[V], otter.ComputeOp) {
-		// Under the key's bucket lock: a Delete or Set of the key marks keyTomb before
-		// it takes this lock, so either it is seen here or it comes after this write.
-		if keyTomb != nil && keyTomb.Load() > pos {
+		// Under the key's bucket lock: a Delete or Set of the key, and an abandonment
+		// of the load, mark keyTomb before they take this lock, so either it is seen
+		// here or they come after this write (I2).
+		if keyTomb.Load() > pos {
 			return old, otter.CancelOp
 		}
 		stored = true
@@ -528,7 +528,7 @@ func (c *Cache[K, V]) extFor(recs []*depRecord, neg bool, cfg callConfig) *metaE
 	if cfg.refreshAfter > 0 {
 		x.refreshAt = now + int64(cfg.refreshAfter)
 	}
-	if !cfg.ttlSet && x.freshUntil == 0 {
+	if !cfg.ttlSet && x.freshUntil == 0 && !neg {
 		x.lifetime = 0 // the default lifetime, with its jitter
 	}
 	if !c.storeExpires && x.lifetime > 0 {
@@ -537,58 +537,115 @@ func (c *Cache[K, V]) extFor(recs []*depRecord, neg bool, cfg callConfig) *metaE
 	return x
 }
 
-// Delete removes key from the cache, here and (through the Bus) in the caches of the
-// same name in other processes. A load of key in flight will not store its result.
+// Delete removes key from the cache, here and (through the hub's Bus) in the caches of
+// the same name in other processes, and invalidates the values built from it inside
+// loaders. A load of key in flight will not store its result.
 func (c *Cache[K, V]) Delete(ctx context.Context, key K) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	c.deleteLocal(key)
-	if st := stateOf(ctx); st != nil && st.memo != nil {
-		st.memo.forgetKey(memoKey{cache: c, key: key})
-	}
-	if c.link != nil {
-		return publishDeleteKey(ctx, c.link, c.o.KeyCodec, key)
-	}
-	return nil
+	written := c.deleteLocal(key)
+	c.forgetKey(ctx, key, written)
+	return c.publishKey(ctx, key)
 }
 
-func (c *Cache[K, V]) deleteLocal(key K) {
+func (c *Cache[K, V]) deleteLocal(key K) []string {
 	c.flights.fence(c, key)
 	if c.l1 != nil {
 		c.l1.Invalidate(key)
 	}
+	return c.keyWritten(key) // I4: after the store was written
 }
 
-// Position returns the cache's current position: a value computed from data read after
-// this call can be stored with Set(..., AsOf(pos)) and is refused if an invalidation
-// overtook it.
-func (c *Cache[K, V]) Position() uint64 { return c.t.Position() }
+// forgetKey drops the request memo's answers for key and those built from it.
+func (c *Cache[K, V]) forgetKey(ctx context.Context, key K, names []string) {
+	if st := stateOf(ctx); st != nil && st.memo != nil {
+		mk := memoKey{cache: c, key: key}
+		st.memo.forget(memoForget{key: &mk, names: append(names, c.keyDepName(key))})
+	}
+}
 
-// RegisterTable adds a table's key column and scope schemes (see TableSchema).
-func (c *Cache[K, V]) RegisterTable(ts TableSchema) error { return c.schemes.register(ts) }
+// publishKey tells the caches of the same name in other processes to drop key. A key
+// that cannot travel makes them flush instead.
+func (c *Cache[K, V]) publishKey(ctx context.Context, key K) error {
+	l := c.hub.link
+	if l == nil {
+		return nil
+	}
+	s, err := c.o.KeyCodec.EncodeKey(key)
+	if err != nil || len(s) > maxWireItem {
+		if ferr := l.publishFlush(ctx, c.name); ferr != nil {
+			return ferr
+		}
+		if err == nil {
+			return nil // the key is too long for the bus: peers flushed the cache instead
+		}
+		return fmt.Errorf("%w (the cache was flushed in other processes): %w", ErrInvalidKey, err)
+	}
+	return l.publishItems(ctx, kindDelete, c.name, []string{s})
+}
 
-// Stats returns a snapshot of the cache's counters.
+// applyDelete applies a peer's deletion of keys (the hub's view).
+func (c *Cache[K, V]) applyDelete(keys []string) {
+	for _, s := range keys {
+		k, err := c.o.KeyCodec.DecodeKey(s)
+		if err != nil {
+			// A key we cannot read may be cached under some form we cannot name:
+			// flushing is the only safe answer (I6).
+			c.o.Logger.Warn("fresh: undecodable key on bus; flushing", "cache", c.name, "err", err)
+			c.flushLocal()
+			return
+		}
+		c.deleteLocal(k)
+	}
+}
+
+func (c *Cache[K, V]) viewName() string { return c.name }
+
+// Position returns the hub's current position, and makes the cache ready to check
+// Set(..., AsOf(pos)) against writes of its keys: a value computed from data read
+// after this call can be stored with AsOf(pos), and is refused if an invalidation of
+// one of its dependencies, or a write of its key, overtook it.
+func (c *Cache[K, V]) Position() uint64 {
+	c.keys.use(c.t)
+	return c.t.pos.Load()
+}
+
+// Invalidate is the hub's Invalidate (Hub.Invalidate): it reaches every cache of the
+// hub, and other processes through its Bus.
+func (c *Cache[K, V]) Invalidate(ctx context.Context, deps ...Dep) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	return c.hub.Invalidate(ctx, deps...)
+}
+
+// InvalidateRows is the hub's InvalidateRows (Hub.InvalidateRows), with the table
+// schemes registered by every cache of the hub.
+func (c *Cache[K, V]) InvalidateRows(ctx context.Context, changes ...RowChange) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	return c.hub.InvalidateRows(ctx, changes...)
+}
+
+// RegisterTable adds a table's key column and scope schemes (see TableSchema) to the
+// hub, for every cache of it.
+func (c *Cache[K, V]) RegisterTable(ts TableSchema) error { return c.hub.RegisterTable(ts) }
+
+// Stats returns a snapshot of the cache's counters (the hub's are in Hub.Stats).
 func (c *Cache[K, V]) Stats() Stats {
 	s := Stats{
-		Hits:         c.stats.hits.Load(),
-		Misses:       c.stats.misses.Load(),
-		Loads:        c.stats.loads.Load(),
-		LoadErrors:   c.stats.loadErrors.Load(),
-		Fenced:       c.stats.fenced.Load(),
-		StaleServed:  c.stats.staleServed.Load(),
-		Refreshes:    c.stats.refreshes.Load(),
-		Evictions:    c.stats.evictions.Load(),
-		Expirations:  c.stats.expirations.Load(),
-		Records:      c.t.records(),
-		Position:     c.t.pos.Load(),
-		Epoch:        c.t.epoch.Load(),
-		Suspended:    c.t.floor.Load() == math.MaxUint64,
-		Published:    c.stats.published.Load(),
-		PublishFails: c.stats.publishFails.Load(),
-		Received:     c.stats.received.Load(),
-		Dropped:      c.stats.dropped.Load(),
-		Gaps:         c.stats.gaps.Load(),
+		Hits:        c.stats.hits.Load(),
+		Misses:      c.stats.misses.Load(),
+		Loads:       c.stats.loads.Load(),
+		LoadErrors:  c.stats.loadErrors.Load(),
+		Fenced:      c.stats.fenced.Load(),
+		Abandoned:   c.stats.abandoned.Load(),
+		StaleServed: c.stats.staleServed.Load(),
+		Refreshes:   c.stats.refreshes.Load(),
+		Evictions:   c.stats.evictions.Load(),
+		Expirations: c.stats.expirations.Load(),
 	}
 	if c.l1 != nil {
 		s.Entries = c.l1.EstimatedSize()
@@ -596,24 +653,27 @@ func (c *Cache[K, V]) Stats() Stats {
 	return s
 }
 
-// Close stops the cache's background work (bus subscription, heartbeats, pruning) and
-// waits for it, or for ctx. Calls after Close return ErrClosed; Get misses.
+// Close fences every load in flight (none stores after Close), cancels the loaders'
+// contexts and waits for them to return, or for ctx; then it frees the cache's name in
+// its hub and empties the store. Calls after Close return ErrClosed; Get misses.
 func (c *Cache[K, V]) Close(ctx context.Context) error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	close(c.stop)
+	return c.close(ctx)
+}
+
+// closeView closes the cache for Hub.Close.
+func (c *Cache[K, V]) closeView(ctx context.Context) error { return c.Close(ctx) }
+
+func (c *Cache[K, V]) close(ctx context.Context) error {
+	c.flights.fenceAll(c, nil) // I2: with closed set, no flight starts after this
+	c.endLife()
 	var errs []error
-	if c.link != nil {
-		errs = append(errs, c.link.close(ctx))
+	if err := c.loaders.wait(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("fresh: close: loaders still running: %w", err))
 	}
-	done := make(chan struct{})
-	go func() { c.bg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("fresh: close: %w", ctx.Err()))
-	}
+	errs = append(errs, c.hub.unregister(ctx, c.name))
 	c.shutdownL1()
 	return errors.Join(errs...)
 }
@@ -622,19 +682,5 @@ func (c *Cache[K, V]) shutdownL1() {
 	if c.l1 != nil {
 		c.l1.InvalidateAll()
 		c.l1.StopAllGoroutines()
-	}
-}
-
-func (c *Cache[K, V]) pruneLoop() {
-	defer c.bg.Done()
-	tick := time.NewTicker(prunePeriod)
-	defer tick.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-tick.C:
-			c.t.prune()
-		}
 	}
 }

@@ -432,10 +432,8 @@ func TestBadOptions(t *testing.T) {
 		"cost without func":   {MaxCost: 10},
 		"negative TTL":        {TTL: -time.Second},
 		"jitter 1":            {Jitter: 1},
-		"staleness no bus":    {MaxStaleness: time.Second},
 		"bad table":           {Tables: []fresh.TableSchema{{Table: ""}}},
 		"bad scope":           {Tables: []fresh.TableSchema{{Table: "t", Scopes: [][]string{{"a", "a"}}}}},
-		"heartbeat too long":  {Bus: fresh.NewLocalBus(), MaxStaleness: time.Second, Heartbeat: 2 * time.Second},
 	}
 	for name, o := range cases {
 		if c, err := fresh.New(o); err == nil {
@@ -444,8 +442,26 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 	type point struct{ X, Y int }
-	if _, err := fresh.New(fresh.Options[point, int]{Bus: fresh.NewLocalBus()}); err == nil {
+	bus := fresh.NewLocalBus()
+	defer bus.Close()
+	h := newHub(t, fresh.HubOptions{Bus: bus})
+	if _, err := fresh.New(fresh.Options[point, int]{Hub: h, Name: "points"}); err == nil {
 		t.Error("a struct key on a bus without a KeyCodec was accepted")
+	}
+	if _, err := fresh.New(fresh.Options[string, int]{Hub: h}); err == nil {
+		t.Error("a cache without a Name on a hub with a Bus was accepted")
+	}
+	for name, o := range map[string]fresh.HubOptions{
+		"staleness no bus":   {MaxStaleness: time.Second},
+		"heartbeat too long": {Bus: bus, MaxStaleness: time.Second, Heartbeat: 2 * time.Second},
+		"tiny staleness":     {Bus: bus, MaxStaleness: time.Nanosecond},
+		"tiny heartbeat":     {Bus: bus, MaxStaleness: time.Second, Heartbeat: time.Nanosecond},
+		"bad table":          {Tables: []fresh.TableSchema{{Table: ""}}},
+	} {
+		if h, err := fresh.NewHub(o); err == nil {
+			h.Close(context.Background())
+			t.Errorf("%s: NewHub accepted it", name)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package fresh
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -22,11 +23,8 @@ type callConfig struct {
 // DependsOn declares dependencies of the value: invalidating any of them stops the
 // value from being served. Inside a loader, Depend does the same.
 func DependsOn(deps ...Dep) Option {
+	deps = slices.Clone(deps) // the option may be used after the caller reuses its slice
 	return func(c *callConfig) {
-		if c.deps == nil {
-			c.deps = deps // only read during the call
-			return
-		}
 		c.deps = append(slices.Clip(c.deps), deps...)
 	}
 }
@@ -51,37 +49,46 @@ func StaleIfError(grace time.Duration) Option {
 	return func(c *callConfig) { c.staleGrace = grace }
 }
 
-// AsOf tells Set that the value was computed from data read after the tracker's
-// position was pos (see Cache.Position): Set then refuses the value if one of its
-// dependencies, or its key, was invalidated after pos. Without AsOf, Set takes the
-// value to be current at the time of the call.
+// AsOf tells Set that the value was computed from data read after the hub's position
+// was pos (see Cache.Position): Set then refuses the value if one of its dependencies,
+// or its key, was invalidated or written after pos. Without AsOf, Set takes the value
+// to be current at the time of the call. AsOf applies to Set only; GetOrLoad refuses
+// it.
 //
 // The check is exact for dependencies that some entry or running load holds. For the
-// others fresh keeps no tombstone, and refuses the value if any untracked dependency
-// was invalidated after pos: refusing is the safe side of not knowing.
+// others the hub keeps only an upper bound of their last invalidation, and refuses the
+// value if that bound is after pos: refusing is the safe side of not knowing. Use the
+// position of the cache that Set is called on (Cache.Position): it makes the cache
+// track writes of its keys from then on.
 func AsOf(pos uint64) Option {
 	return func(c *callConfig) { c.asOf, c.asOfSet = pos, true }
 }
 
-func newCallConfig(opts []Option) (callConfig, error) {
-	var c callConfig
+// callConfig applies opts for a GetOrLoad (forSet false) or a Set, and refuses what
+// the call could not honour: an option never silently does nothing.
+func (c *Cache[K, V]) callConfig(opts []Option, forSet bool) (callConfig, error) {
+	var cfg callConfig
 	for _, o := range opts {
 		if o != nil {
-			o(&c)
+			o(&cfg)
 		}
 	}
 	switch {
-	case c.ttl < 0:
-		return c, fmt.Errorf("fresh: TTL %v is negative", c.ttl)
-	case c.refreshAfter < 0:
-		return c, fmt.Errorf("fresh: RefreshAfter %v is negative", c.refreshAfter)
-	case c.staleGrace < 0:
-		return c, fmt.Errorf("fresh: StaleIfError %v is negative", c.staleGrace)
+	case cfg.ttl < 0 || cfg.ttl > maxLifetime:
+		return cfg, fmt.Errorf("fresh: TTL %v is not in [0, %v]", cfg.ttl, maxLifetime)
+	case cfg.refreshAfter < 0 || cfg.refreshAfter > maxLifetime:
+		return cfg, fmt.Errorf("fresh: RefreshAfter %v is not in [0, %v]", cfg.refreshAfter, maxLifetime)
+	case cfg.staleGrace < 0 || cfg.staleGrace > maxLifetime:
+		return cfg, fmt.Errorf("fresh: StaleIfError %v is not in [0, %v]", cfg.staleGrace, maxLifetime)
+	case cfg.asOfSet && !forSet:
+		return cfg, errors.New("fresh: AsOf applies to Set only (GetOrLoad fences its loads itself)")
+	case cfg.staleGrace > 0 && !(cfg.ttl > 0 || (!cfg.ttlSet && c.o.TTL > 0)):
+		return cfg, errors.New("fresh: StaleIfError needs a TTL (the call's or Options.TTL): it serves a value past its expiry")
 	}
-	for _, d := range c.deps {
+	for _, d := range cfg.deps {
 		if err := d.Err(); err != nil {
-			return c, err
+			return cfg, err
 		}
 	}
-	return c, nil
+	return cfg, nil
 }

@@ -17,6 +17,16 @@ var (
 	ErrTooLarge = errors.New("fresh: value too large")
 	// ErrInvalidKey is returned when a key cannot be encoded for the bus or a pattern.
 	ErrInvalidKey = errors.New("fresh: invalid key")
+	// ErrLoaderExited is returned to the callers of a load whose loader ended its
+	// goroutine without returning (runtime.Goexit, as t.FailNow does).
+	ErrLoaderExited = errors.New("fresh: loader exited without returning")
+	// ErrLoadCycle is returned when a loader reads, directly or through the loaders
+	// it starts, the key it is loading: waiting for itself would never end.
+	ErrLoadCycle = errors.New("fresh: loader reads the key it is loading")
+	// ErrLoaderContext fails a load, in a hub with Strict set, whose loader read a
+	// cached value with a context other than its own: the value's dependencies would
+	// have been lost.
+	ErrLoaderContext = errors.New("fresh: cached read inside a loader without the loader's context")
 	// ErrPublish wraps errors from the Bus: the local tier is invalidated, but other
 	// processes may not have heard of it yet (fresh keeps retrying in the background).
 	ErrPublish = errors.New("fresh: publish")

@@ -79,9 +79,9 @@ func ExampleErrNotFound() {
 // invalidates the page that shows it.
 func ExampleDepend_nested() {
 	ctx := context.Background()
-	tr := fresh.NewTracker()
-	authors, _ := fresh.New(fresh.Options[int, string]{Tracker: tr})
-	pages, _ := fresh.New(fresh.Options[string, string]{Tracker: tr})
+	// Both caches are in the default hub, so they share invalidations.
+	authors, _ := fresh.New(fresh.Options[int, string]{})
+	pages, _ := fresh.New(fresh.Options[string, string]{})
 	defer authors.Close(ctx)
 	defer pages.Close(ctx)
 
@@ -105,16 +105,18 @@ func ExampleDepend_nested() {
 	// by Ada Lovelace
 }
 
-// Caches in different processes share invalidations through a Bus; here two caches
-// in one process stand for them.
+// Caches in different processes share invalidations through a Bus; here two hubs in
+// one process stand for two processes.
 func ExampleNewLocalBus() {
 	ctx := context.Background()
 	bus := fresh.NewLocalBus()
 	defer bus.Close()
-	a, _ := fresh.New(fresh.Options[string, int]{Bus: bus})
-	b, _ := fresh.New(fresh.Options[string, int]{Bus: bus})
-	defer a.Close(ctx)
-	defer b.Close(ctx)
+	hubA, _ := fresh.NewHub(fresh.HubOptions{Bus: bus})
+	hubB, _ := fresh.NewHub(fresh.HubOptions{Bus: bus})
+	defer hubA.Close(ctx)
+	defer hubB.Close(ctx)
+	a, _ := fresh.New(fresh.Options[string, int]{Hub: hubA, Name: "settings"})
+	b, _ := fresh.New(fresh.Options[string, int]{Hub: hubB, Name: "settings"})
 
 	_ = b.Set(ctx, "k", 1, fresh.DependsOn(fresh.Tag("config")))
 	_ = a.Invalidate(ctx, fresh.Tag("config"))

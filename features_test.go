@@ -66,9 +66,9 @@ func TestRequestScope(t *testing.T) {
 // with it (Russian-doll caching), also when the inner value was cached long before.
 func TestNestedInvalidation(t *testing.T) {
 	ctx := context.Background()
-	tr := fresh.NewTracker()
-	authors := newCache(t, fresh.Options[string, int]{Tracker: tr})
-	pages := newCache(t, fresh.Options[string, string]{Tracker: tr})
+	h := newHub(t, fresh.HubOptions{})
+	authors := newCache(t, fresh.Options[string, int]{Hub: h})
+	pages := newCache(t, fresh.Options[string, string]{Hub: h})
 	loadAuthor := func(ctx context.Context, id string) (int, error) {
 		fresh.Depend(ctx, fresh.Entity("authors", id))
 		return 1, nil
@@ -212,15 +212,16 @@ func TestInvalidatePatternLocal(t *testing.T) {
 func TestRecordsArePruned(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		c, _ := fresh.New(fresh.Options[int, int]{MaxEntries: 10})
-		defer c.Close(ctx)
+		h, _ := fresh.NewHub(fresh.HubOptions{})
+		defer h.Close(ctx)
+		c, _ := fresh.New(fresh.Options[int, int]{Hub: h, MaxEntries: 10})
 		for i := range 1000 {
 			c.Set(ctx, i, i, fresh.DependsOn(fresh.Entity("t", i)))
 			c.Invalidate(ctx, fresh.Entity("other", i))
 		}
 		time.Sleep(3 * time.Second) // eviction and two prune passes
 		synctest.Wait()
-		if n := c.Stats().Records; n > 50 {
+		if n := h.Stats().Records; n > 50 {
 			t.Fatalf("%d records held for about 10 entries", n)
 		}
 	})

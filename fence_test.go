@@ -19,8 +19,28 @@ type source struct {
 func (s *source) read() int   { s.mu.Lock(); defer s.mu.Unlock(); return s.v }
 func (s *source) write(v int) { s.mu.Lock(); s.v = v; s.mu.Unlock() }
 
+// newHub returns a hub of the test's own, closed when the test ends.
+func newHub(t *testing.T, o fresh.HubOptions) *fresh.Hub {
+	t.Helper()
+	h, err := fresh.NewHub(o)
+	if err != nil {
+		t.Fatalf("NewHub: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := h.Close(context.Background()); err != nil {
+			t.Errorf("Hub.Close: %v", err)
+		}
+	})
+	return h
+}
+
+// newCache returns a cache closed when the test ends, in a hub of the test's own
+// unless o names one.
 func newCache[K comparable, V any](t *testing.T, o fresh.Options[K, V]) *fresh.Cache[K, V] {
 	t.Helper()
+	if o.Hub == nil {
+		o.Hub = newHub(t, fresh.HubOptions{})
+	}
 	c, err := fresh.New(o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -107,9 +127,9 @@ func TestNoStaleFill(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				ctx := context.Background()
-				tr := fresh.NewTracker()
-				c := newCache(t, fresh.Options[string, int]{Tracker: tr, Tables: []fresh.TableSchema{articles}})
-				inner := newCache(t, fresh.Options[string, int]{Tracker: tr})
+				h := newHub(t, fresh.HubOptions{})
+				c := newCache(t, fresh.Options[string, int]{Hub: h, Tables: []fresh.TableSchema{articles}})
+				inner := newCache(t, fresh.Options[string, int]{Hub: h})
 				src := &source{}
 				src.write(0)
 				entered, release := make(chan struct{}), make(chan struct{})

@@ -3,6 +3,7 @@ package fresh
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 )
@@ -22,22 +23,45 @@ func stateOf(ctx context.Context) *ctxState {
 }
 
 // A fillState collects what a running loader depends on: the dependencies it declares
-// (Depend, DependsOn) and those of cached values it reads (nested GetOrLoad), and the
-// oldest position among its own and theirs.
+// (Depend, DependsOn) and those of cached values it reads (nested GetOrLoad, with the
+// keys it read), and the position its value is valid at: the fill position, lowered
+// only by nested values that could not be re-checked (I3).
 type fillState struct {
-	tracker *Tracker
 	schemes *schemes
+	cache   any        // the *Cache the fill belongs to
+	key     any        // the key it loads
+	parent  *fillState // the fill whose loader started this one, if any
 
 	mu    sync.Mutex
 	names []string // canonical names, each once, scheme names included
 	pos   uint64
-	err   error // the first invalid dependency
+	err   error // the first invalid dependency, or a misuse
 }
 
 func (f *fillState) addName(n string) {
 	if !slices.Contains(f.names, n) {
 		f.names = append(f.names, n)
 	}
+}
+
+// fail makes the fill fail with err (the first failure wins).
+func (f *fillState) fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+// cycle returns ErrLoadCycle when key of cache is being loaded by f or a fill that
+// started it: loading it again would wait for itself.
+func (f *fillState) cycle(cache, key any) error {
+	for g := f; g != nil; g = g.parent {
+		if g.cache == cache && g.key == key {
+			return fmt.Errorf("%w: key %v", ErrLoadCycle, key)
+		}
+	}
+	return nil
 }
 
 // declare adds dependencies declared by the application.
@@ -79,16 +103,20 @@ func appendDepNames(names []string, deps []Dep, s *schemes) ([]string, error) {
 	return names, first
 }
 
-// inherit adds the dependencies of a value read inside the loader. Its position lowers
-// the fill's when both come from the same tracker; positions of different trackers
-// are not comparable, and then the fill keeps its own (see Options.Tracker).
-func (f *fillState) inherit(t *Tracker, names []string, pos uint64) {
+// inherit adds the dependencies of a value read inside the loader, and of the key it
+// was read under (I4). A value checked after the read began is current at the fill's
+// position, which it leaves alone; any other value lowers the fill's position to its
+// own (I3).
+func (f *fillState) inherit(names, keyNames []string, pos uint64, checked bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, n := range names {
 		f.addName(n)
 	}
-	if t == f.tracker && pos < f.pos {
+	for _, n := range keyNames {
+		f.addName(n)
+	}
+	if !checked && pos < f.pos {
 		f.pos = pos
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"math"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -30,21 +31,23 @@ type flight[V any] struct {
 	tk     *fillTicket // carries the fill position
 	cancel context.CancelFunc
 
-	// keyTomb is the position of a Delete or Set of the key made while the load ran:
-	// the load must not store then, and callers arriving after must not join it.
+	// keyTomb is the position of a Delete or Set of the key made while the load ran,
+	// or the largest position once every caller left: the load must not store then,
+	// and callers arriving after must not join it (I2).
 	keyTomb atomic.Uint64
 
 	// Guarded by the shard's lock.
-	waiters  int  // callers waiting for the result
-	finished bool // the loader returned and done is closed
-	recs     []*depRecord
-	detached bool // no longer in the table
+	waiters   int  // callers waiting for the result
+	finished  bool // the loader returned and done is closed
+	abandoned bool // every caller left before the loader returned
+	recs      []*depRecord
+	detached  bool // no longer in the table
 
 	val      V
 	err      error
 	panicked *PanicError
 	fenced   bool   // the result was refused by the fence: callers arriving late must not take it
-	pos      uint64 // effective fill position (the oldest of the fill's and its nested values')
+	pos      uint64 // effective fill position (see fillState)
 	names    []string
 }
 
@@ -61,7 +64,7 @@ func (ft *flightTable[K, V]) shard(key K) (*flightShard[K, V], uint64) {
 }
 
 // fence marks the flight of key, if any, as overtaken by a write of the key, and
-// returns a position at which the write's own entry is valid.
+// returns a position at which the write's own entry is valid (I2).
 func (ft *flightTable[K, V]) fence(c *Cache[K, V], key K) uint64 {
 	sh, _ := ft.shard(key)
 	sh.mu.Lock()
@@ -77,8 +80,8 @@ func (ft *flightTable[K, V]) fence(c *Cache[K, V], key K) uint64 {
 	return p
 }
 
-// fenceAll fences every flight, for a flush or a pattern invalidation (match nil
-// matches every key).
+// fenceAll fences every flight, for a flush, a pattern invalidation or Close (match
+// nil matches every key) (I2).
 func (ft *flightTable[K, V]) fenceAll(c *Cache[K, V], match func(K) bool) {
 	for i := range ft.shards {
 		sh := &ft.shards[i]
@@ -94,8 +97,9 @@ func (ft *flightTable[K, V]) fenceAll(c *Cache[K, V], match func(K) bool) {
 	}
 }
 
-// load runs or joins the load of key and returns its result.
-func (c *Cache[K, V]) load(ctx context.Context, key K, loader Loader[K, V], cfg callConfig) result[V] {
+// load runs or joins the load of key and returns its result. fill is the fill the
+// call is made in, if any.
+func (c *Cache[K, V]) load(ctx context.Context, fill *fillState, key K, loader Loader[K, V], cfg callConfig) result[V] {
 	sh, h := c.flights.shard(key)
 	for {
 		start := c.t.pos.Load()
@@ -109,7 +113,10 @@ func (c *Cache[K, V]) load(ctx context.Context, key K, loader Loader[K, V], cfg 
 				sh.mu.Unlock()
 				return r
 			}
-			f = c.startFlight(ctx, sh, key, h, loader, cfg)
+			if f = c.startFlight(ctx, fill, sh, key, h, loader, cfg); f == nil {
+				sh.mu.Unlock()
+				return result[V]{err: ErrClosed}
+			}
 		}
 		f.waiters++
 		sh.mu.Unlock()
@@ -126,7 +133,8 @@ func (c *Cache[K, V]) load(ctx context.Context, key K, loader Loader[K, V], cfg 
 		// The check runs before leave: the flight holds its records while any caller
 		// waits, so they cannot be released or pruned under it.
 		valueResult := f.panicked == nil && (f.err == nil || errors.Is(f.err, ErrNotFound))
-		retry := valueResult && start > f.tk.pos && !c.stillValid(f)
+		checked := valueResult && (start > f.tk.pos || fill != nil) && c.stillValid(f)
+		retry := valueResult && start > f.tk.pos && !checked
 		c.leave(sh, key, f)
 		if f.panicked != nil {
 			panic(f.panicked)
@@ -134,7 +142,7 @@ func (c *Cache[K, V]) load(ctx context.Context, key K, loader Loader[K, V], cfg 
 		if retry {
 			continue
 		}
-		return result[V]{val: f.val, err: f.err, names: f.names, pos: f.pos, fresh: f.err == nil || errors.Is(f.err, ErrNotFound)}
+		return result[V]{val: f.val, err: f.err, names: f.names, pos: f.pos, fresh: valueResult, checked: checked}
 	}
 }
 
@@ -145,9 +153,11 @@ func (c *Cache[K, V]) stillValid(f *flight[V]) bool {
 }
 
 // leave ends one caller's wait. When the last caller leaves an unfinished load, the
-// loader's context is cancelled and the flight is taken out of the table so nobody
-// joins a cancelled load; when the last leaves a finished one, its records are freed.
+// load is abandoned (I2): fenced for good, its loader's context cancelled, out of the
+// table so nobody joins it, and its fill registration ended so it pins no tombstone.
+// When the last leaves a finished one, its records are freed.
 func (c *Cache[K, V]) leave(sh *flightShard[K, V], key K, f *flight[V]) {
+	defer pause(pointLeft)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	f.waiters--
@@ -155,40 +165,54 @@ func (c *Cache[K, V]) leave(sh *flightShard[K, V], key K, f *flight[V]) {
 		return
 	}
 	if !f.finished {
+		f.abandoned = true
+		f.keyTomb.Store(math.MaxUint64)
 		f.cancel()
 		if !f.detached && sh.m[key] == f {
 			delete(sh.m, key)
 		}
 		f.detached = true
+		c.endFill(f)
+		c.stats.abandoned.Add(1)
 		return
 	}
 	c.t.release(f.recs)
 	f.recs = nil
 }
 
-// startFlight registers a new flight for key and starts its loader. The caller holds
-// sh.mu.
-func (c *Cache[K, V]) startFlight(ctx context.Context, sh *flightShard[K, V], key K, h uint64, loader Loader[K, V], cfg callConfig) *flight[V] {
+// endFill ends the flight's fill registration, once; the shard lock is held.
+func (c *Cache[K, V]) endFill(f *flight[V]) {
+	if !f.tk.ended {
+		f.tk.ended = true
+		c.t.end(f.tk)
+	}
+}
+
+// startFlight registers a new flight for key and starts its loader, or returns nil
+// when the cache is closed. The caller holds sh.mu.
+func (c *Cache[K, V]) startFlight(ctx context.Context, parent *fillState, sh *flightShard[K, V], key K, h uint64, loader Loader[K, V], cfg callConfig) *flight[V] {
+	// Under the shard lock: Close sets closed before it fences the table, so either
+	// this sees closed or Close sees the flight (I2).
+	if c.closed.Load() || !c.loaders.add() {
+		return nil
+	}
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopLife := context.AfterFunc(c.life, cancel)
 	f := &flight[V]{done: make(chan struct{}), cancel: cancel, tk: c.t.begin(h)}
 	if old := sh.m[key]; old != nil {
 		old.detached = true
 	}
 	sh.m[key] = f
-	var memo *requestMemo
-	if st := stateOf(ctx); st != nil {
-		memo = st.memo
-	}
-	go c.run(lctx, sh, key, f, loader, cfg, memo)
+	go c.run(lctx, stopLife, sh, key, f, loader, cfg, parent)
 	return f
 }
 
 // refresh starts a background reload of key unless one is in flight (RefreshAfter).
 func (c *Cache[K, V]) refresh(ctx context.Context, key K, loader Loader[K, V], opts []Option) {
-	if c.closed.Load() {
+	if c.closed.Load() || loader == nil {
 		return
 	}
-	cfg, err := newCallConfig(opts)
+	cfg, err := c.callConfig(opts, false)
 	if err != nil {
 		return
 	}
@@ -198,16 +222,41 @@ func (c *Cache[K, V]) refresh(ctx context.Context, key K, loader Loader[K, V], o
 	if sh.m[key] != nil {
 		return
 	}
-	c.stats.refreshes.Add(1)
-	c.record(EventRefresh)
-	c.startFlight(ctx, sh, key, h, loader, cfg)
+	var parent *fillState
+	if st := stateOf(ctx); st != nil {
+		parent = st.fill
+	}
+	if c.startFlight(ctx, parent, sh, key, h, loader, cfg) != nil {
+		c.stats.refreshes.Add(1)
+		c.record(EventRefresh)
+	}
 }
 
 // run executes the loader of flight f and stores its result.
-func (c *Cache[K, V]) run(lctx context.Context, sh *flightShard[K, V], key K, f *flight[V], loader Loader[K, V], cfg callConfig, memo *requestMemo) {
-	fs := &fillState{tracker: c.t, schemes: &c.schemes, pos: f.tk.pos}
+func (c *Cache[K, V]) run(lctx context.Context, stopLife func() bool, sh *flightShard[K, V], key K, f *flight[V], loader Loader[K, V], cfg callConfig, parent *fillState) {
+	fs := &fillState{schemes: &c.hub.schemes, pos: f.tk.pos, cache: c, key: key, parent: parent}
 	fs.declare(cfg.deps)
-	lctx = context.WithValue(lctx, ctxKey{}, &ctxState{fill: fs, memo: memo})
+	// The loader's context carries its fill and nothing of the caller's request
+	// scope: a flight is shared by requests, and a memo answer of one request must
+	// not reach another through it.
+	lctx = context.WithValue(lctx, ctxKey{}, &ctxState{fill: fs})
+	if c.hub.strict != nil {
+		defer c.hub.strict.enter(fs)()
+	}
+	returned := false
+	defer func() {
+		if !returned && f.panicked == nil {
+			// The loader's goroutine exited without a return (runtime.Goexit): its
+			// callers must not wait for ever.
+			var zero V
+			f.val, f.err = zero, ErrLoaderExited
+			c.stats.loadErrors.Add(1)
+		}
+		c.finish(sh, key, f)
+		stopLife()
+		c.loaders.done()
+	}()
+	pause(pointFillBegun)
 	began := time.Now()
 	func() {
 		defer func() {
@@ -217,6 +266,7 @@ func (c *Cache[K, V]) run(lctx context.Context, sh *flightShard[K, V], key K, f 
 		}()
 		f.val, f.err = loader(lctx, key)
 	}()
+	returned = true
 	c.stats.loads.Add(1)
 	if c.rec != nil {
 		err := f.err
@@ -225,14 +275,15 @@ func (c *Cache[K, V]) run(lctx context.Context, sh *flightShard[K, V], key K, f 
 		}
 		c.rec.RecordLoad(time.Since(began), err)
 	}
+	pause(pointLoaded)
 	names, pos, depErr := fs.result()
 	f.names, f.pos = names, pos
 	switch {
 	case f.panicked != nil:
 		c.stats.loadErrors.Add(1)
 	case depErr != nil && (f.err == nil || errors.Is(f.err, ErrNotFound)):
-		// An invalid dependency: the value cannot be tracked, so it is neither cached
-		// nor returned as if it could be.
+		// An invalid dependency, or a misuse found by the strict mode: the value
+		// cannot be tracked, so it is neither cached nor returned as if it could be.
 		var zero V
 		f.val, f.err = zero, depErr
 		c.stats.loadErrors.Add(1)
@@ -243,31 +294,49 @@ func (c *Cache[K, V]) run(lctx context.Context, sh *flightShard[K, V], key K, f 
 			var zero V
 			f.val = zero
 		}
-		// Hold the records for the callers that arrive late (see stillValid), then
-		// store; the entry takes its own hold.
-		recs, ok := c.t.intern(names, pos, f.tk.pos)
-		f.recs = recs
-		f.fenced = !ok || !c.t.validAt(recs, pos)
-		if f.fenced {
-			c.stats.fenced.Add(1)
-			c.record(EventFenced)
-		} else if c.l1 != nil {
-			for _, r := range recs {
-				r.refs.Add(1) // the entry's own reference; safe, the flight holds one
-			}
-			c.store(key, f.val, neg, recs, pos, &f.keyTomb, cfg)
-		}
+		c.fill(sh, key, f, neg, cfg)
 	default:
 		c.stats.loadErrors.Add(1)
 	}
-	c.t.end(f.tk)
+}
 
+// fill validates a loaded value and stores it unless its load was fenced or abandoned.
+func (c *Cache[K, V]) fill(sh *flightShard[K, V], key K, f *flight[V], neg bool, cfg callConfig) {
+	// Hold the records for the callers that arrive late (see stillValid); the entry
+	// takes its own hold.
+	recs := c.t.intern(f.names)
+	sh.mu.Lock()
+	f.recs = recs
+	abandoned := f.abandoned
+	sh.mu.Unlock()
+	if abandoned {
+		return
+	}
+	f.fenced = !c.t.validAt(recs, f.pos)
+	if f.fenced {
+		c.stats.fenced.Add(1)
+		c.record(EventFenced)
+		return
+	}
+	if c.l1 == nil {
+		return
+	}
+	for _, r := range recs {
+		r.refs.Add(1) // the entry's own reference; safe, the flight holds one
+	}
+	pause(pointStoring)
+	c.store(key, f.val, neg, recs, f.pos, &f.keyTomb, cfg)
+}
+
+// finish takes the flight out of the table and hands its result to the callers.
+func (c *Cache[K, V]) finish(sh *flightShard[K, V], key K, f *flight[V]) {
 	sh.mu.Lock()
 	if !f.detached && sh.m[key] == f {
 		delete(sh.m, key)
 	}
 	f.detached = true
 	f.finished = true
+	c.endFill(f)
 	if f.waiters == 0 {
 		c.t.release(f.recs)
 		f.recs = nil
@@ -275,4 +344,54 @@ func (c *Cache[K, V]) run(lctx context.Context, sh *flightShard[K, V], key K, f 
 	sh.mu.Unlock()
 	f.cancel()
 	close(f.done)
+}
+
+// A loaderSet counts a cache's running loaders, so that Close can wait for them.
+type loaderSet struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	idle   chan struct{} // closed when n drops to 0 after wait began
+}
+
+// add counts one more loader, or reports false once wait has begun.
+func (s *loaderSet) add() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.n++
+	return true
+}
+
+func (s *loaderSet) done() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n--
+	if s.n == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+}
+
+// wait refuses new loaders and waits for the running ones, or for ctx.
+func (s *loaderSet) wait(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	if s.n == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

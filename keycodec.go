@@ -1,6 +1,7 @@
 package fresh
 
 import (
+	"encoding/hex"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -14,18 +15,25 @@ type KeyCodec[K comparable] interface {
 	DecodeKey(s string) (K, error)
 }
 
-// defaultKeyCodec returns a codec for keys of string and integer kinds, or nil.
+// defaultKeyCodec returns a codec for keys of string, integer and boolean kinds and
+// for arrays of 16 bytes (UUIDs), or nil.
 func defaultKeyCodec[K comparable]() KeyCodec[K] {
-	switch reflect.TypeFor[K]().Kind() {
-	case reflect.String,
+	t := reflect.TypeFor[K]()
+	switch t.Kind() {
+	case reflect.String, reflect.Bool,
 		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return kindCodec[K]{}
+	case reflect.Array:
+		if t.Len() == 16 && t.Elem().Kind() == reflect.Uint8 {
+			return kindCodec[K]{}
+		}
 	}
 	return nil
 }
 
-// kindCodec encodes keys of string and integer kinds with strconv.
+// kindCodec encodes keys of string, integer and boolean kinds with strconv, and
+// arrays of 16 bytes in hex.
 type kindCodec[K comparable] struct{}
 
 func (kindCodec[K]) EncodeKey(key K) (string, error) {
@@ -35,6 +43,14 @@ func (kindCodec[K]) EncodeKey(key K) (string, error) {
 		return v.String(), nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return strconv.FormatInt(v.Int(), 10), nil
+	case reflect.Bool:
+		return strconv.FormatBool(v.Bool()), nil
+	case reflect.Array:
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(v.Index(i).Uint())
+		}
+		return hex.EncodeToString(b[:]), nil
 	default:
 		return strconv.FormatUint(v.Uint(), 10), nil
 	}
@@ -46,6 +62,20 @@ func (kindCodec[K]) DecodeKey(s string) (K, error) {
 	switch v.Kind() {
 	case reflect.String:
 		v.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil || s != strconv.FormatBool(b) {
+			return key, fmt.Errorf("%w: %q is not true or false", ErrInvalidKey, s)
+		}
+		v.SetBool(b)
+	case reflect.Array:
+		b, err := hex.DecodeString(s)
+		if err != nil || len(b) != 16 || s != hex.EncodeToString(b) {
+			return key, fmt.Errorf("%w: %q is not 32 lower-case hex digits", ErrInvalidKey, s)
+		}
+		for i := range b {
+			v.Index(i).SetUint(uint64(b[i]))
+		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, err := strconv.ParseInt(s, 10, v.Type().Bits())
 		if err != nil {

@@ -4,15 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 )
 
 // Options configure a Cache. The zero value is a usable configuration: 10,000
-// entries, no expiry, no bus.
+// entries, no expiry, registered in the default hub.
 type Options[K comparable, V any] struct {
-	// Name identifies the cache on a Bus: deletions of keys and flushes reach the
-	// caches of the same Name in other processes (invalidations of dependencies reach
-	// every cache). Default "default".
+	// Hub is the invalidation domain the cache belongs to (see Hub). Default
+	// DefaultHub(): caches of one process share invalidations, table schemes and
+	// nested values with no configuration.
+	Hub *Hub
+	// Name identifies the cache in its hub, which refuses a second cache of the same
+	// name until the first is closed. On a hub with a Bus it is required, and
+	// deletions of keys and flushes reach the caches of the same Name in other
+	// processes. Default: a name derived to be unique (only without a Bus).
 	Name string
 
 	// MaxEntries bounds the number of entries. Default 10,000 when MaxCost is 0.
@@ -32,43 +38,32 @@ type Options[K comparable, V any] struct {
 	// Jitter spreads expiry to avoid synchronized reloads: each entry's TTL is drawn
 	// uniformly from [TTL×(1−Jitter), TTL]. It must be in [0, 1). Default 0.
 	Jitter float64
-	// NegativeTTL is how long a loader's ErrNotFound result is cached. Default 0: the
-	// same as TTL. A negative value disables caching of not-found results.
+	// NegativeTTL is how long a loader's ErrNotFound result is cached. Default: TTL,
+	// or one minute when TTL is 0 or longer than a minute, so that a not-found that
+	// declared no dependency does not hide a row created later for ever. A negative
+	// value disables caching of not-found results. (Unlike otter, whose loaders'
+	// ErrNotFound caches nothing, fresh caches the not-found result with the
+	// dependencies the loader declared, so an insert matching them invalidates it.)
 	NegativeTTL time.Duration
 
 	// Disabled turns the in-process store off: every read loads (still with single
 	// flight and request scopes). Default false.
 	Disabled bool
 
-	// Tables describes the tables whose row changes InvalidateRows understands: their
-	// key column and the column sets (schemes) of the scopes that values depend on.
-	// More can be added with Cache.RegisterTable. Default none.
+	// Tables describes tables whose row changes InvalidateRows understands (see
+	// TableSchema); they are registered in the hub, for every cache of it. Default
+	// none.
 	Tables []TableSchema
 
-	// Tracker is the invalidation state the cache uses. Caches that share a Tracker
-	// share invalidations synchronously and can nest each other's values exactly.
-	// Default: a Tracker of the cache's own.
-	Tracker *Tracker
-
-	// Bus carries invalidations to and from other processes. Default nil: this
-	// process only.
-	Bus Bus
-	// KeyCodec turns keys into strings for the bus (Delete in other processes) and
-	// for InvalidatePattern. Default: keys of string and integer kinds are encoded
-	// with strconv; other key types need a KeyCodec when Bus is set, and
-	// InvalidatePattern matches their fmt.Sprint form.
+	// KeyCodec turns keys into strings: for the bus (Delete in other processes), for
+	// InvalidatePattern, and for the dependency of a nested value on the key it read.
+	// Default: keys of string, integer and boolean kinds, and arrays of 16 bytes
+	// (UUIDs), are encoded by fresh; other key types need a KeyCodec on a hub with a
+	// Bus, InvalidatePattern matches their fmt.Sprint form, and a nested value built
+	// from one depends on every key of the cache.
 	KeyCodec KeyCodec[K]
-	// MaxStaleness is the longest the cache serves without proof that it has applied
-	// every invalidation published on the Bus before then (guarantee G1). When its
-	// heartbeats stop coming back within MaxStaleness, the cache stops serving from
-	// memory, and flushes when they return. Default 5s; only with Bus.
-	MaxStaleness time.Duration
-	// Heartbeat is the interval of the heartbeats. Default MaxStaleness/5; only with
-	// Bus.
-	Heartbeat time.Duration
 
-	// Logger receives warnings about background events (lost bus messages, failed
-	// publishes). Default slog.Default().
+	// Logger receives warnings about background events. Default: the hub's logger.
 	Logger *slog.Logger
 	// Recorder receives cache events as they happen, for metrics. Default nil; the
 	// counters of Stats are kept regardless.
@@ -98,64 +93,63 @@ type TableSchema struct {
 }
 
 const (
-	defaultMaxEntries   = 10_000
-	defaultMaxStaleness = 5 * time.Second
-	defaultName         = "default"
+	defaultMaxEntries  = 10_000
+	defaultNegativeTTL = time.Minute
+	// maxLifetime bounds every duration that is added to a clock reading, so that a
+	// deadline never overflows.
+	maxLifetime = 100 * 365 * 24 * time.Hour
 )
 
 // validate checks o and fills in defaults.
 func (o *Options[K, V]) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("fresh: "+format, args...)) }
-	if o.Name == "" {
-		o.Name = defaultName
+	if o.Hub == nil {
+		o.Hub = DefaultHub()
 	}
 	switch {
 	case o.MaxEntries < 0:
 		bad("MaxEntries %d is negative", o.MaxEntries)
+	case o.MaxEntries > maxEntries:
+		bad("MaxEntries %d is over %d", o.MaxEntries, maxEntries)
 	case o.MaxEntries > 0 && o.MaxCost > 0:
 		bad("MaxEntries and MaxCost cannot both be set")
 	case o.MaxCost > 0 && o.Cost == nil:
 		bad("MaxCost needs a Cost function")
 	case o.MaxCost == 0 && o.Cost != nil:
 		bad("Cost is set but MaxCost is 0")
+	case o.MaxCost > math.MaxInt64:
+		bad("MaxCost %d is over %d", o.MaxCost, uint64(math.MaxInt64))
 	case o.MaxEntries == 0 && o.MaxCost == 0:
 		o.MaxEntries = defaultMaxEntries
 	}
-	if o.TTL < 0 {
-		bad("TTL %v is negative", o.TTL)
+	if o.TTL < 0 || o.TTL > maxLifetime {
+		bad("TTL %v is not in [0, %v]", o.TTL, maxLifetime)
+	}
+	if o.NegativeTTL > maxLifetime {
+		bad("NegativeTTL %v is over %v", o.NegativeTTL, maxLifetime)
 	}
 	if o.Jitter < 0 || o.Jitter >= 1 || o.Jitter != o.Jitter {
 		bad("Jitter %v is not in [0, 1)", o.Jitter)
 	}
-	if o.NegativeTTL == 0 {
-		o.NegativeTTL = o.TTL
+	if o.Jitter > 0 && o.TTL == 0 {
+		bad("Jitter needs a TTL")
 	}
-	if o.Bus != nil {
-		if o.MaxStaleness < 0 || o.Heartbeat < 0 {
-			bad("MaxStaleness and Heartbeat must not be negative")
+	if o.NegativeTTL == 0 {
+		o.NegativeTTL = defaultNegativeTTL
+		if o.TTL > 0 && o.TTL < defaultNegativeTTL {
+			o.NegativeTTL = o.TTL
 		}
-		if o.MaxStaleness == 0 {
-			o.MaxStaleness = defaultMaxStaleness
-		}
-		if o.Heartbeat == 0 {
-			o.Heartbeat = o.MaxStaleness / 5
-		}
-		if o.Heartbeat >= o.MaxStaleness {
-			bad("Heartbeat %v must be shorter than MaxStaleness %v", o.Heartbeat, o.MaxStaleness)
-		}
-		if o.KeyCodec == nil {
-			o.KeyCodec = defaultKeyCodec[K]()
-			if o.KeyCodec == nil {
-				var k K
-				bad("keys of type %T need a KeyCodec to travel on the Bus", k)
-			}
-		}
-	} else if o.MaxStaleness != 0 || o.Heartbeat != 0 {
-		bad("MaxStaleness and Heartbeat need a Bus")
+	}
+	if len(o.Name) > maxNameLen {
+		bad("Name is %d bytes long, over %d", len(o.Name), maxNameLen)
 	}
 	if o.KeyCodec == nil {
 		o.KeyCodec = defaultKeyCodec[K]()
+		if o.KeyCodec == nil && o.Hub.link != nil {
+			var k K
+			bad("keys of type %T need a KeyCodec to travel on the hub's Bus", k)
+		}
 	}
 	for _, ts := range o.Tables {
 		if err := ts.check(); err != nil {
@@ -163,10 +157,13 @@ func (o *Options[K, V]) validate() error {
 		}
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.Tracker == nil {
-		o.Tracker = NewTracker()
+		o.Logger = o.Hub.o.Logger
 	}
 	return errors.Join(errs...)
 }
+
+// Bounds of options.
+const (
+	maxEntries = 1 << 40
+	maxNameLen = 1 << 10
+)

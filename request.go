@@ -2,6 +2,7 @@ package fresh
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 )
@@ -9,11 +10,14 @@ import (
 // WithRequestScope returns a context carrying a per-request memo. Within it, each key
 // of each cache is loaded at most once and reads of a key give the same answer,
 // even when the process cache is disabled or the entry is evicted or invalidated by
-// another process mid-request. The request's own writes are seen: Set, Delete and
-// Invalidate called with the scoped context drop the memo's affected answers.
+// another process mid-request. The request's own writes are seen: Set, Delete,
+// Invalidate, InvalidateRows, InvalidatePattern and Flush called with the scoped
+// context drop the memo's affected answers, including answers still being loaded
+// when the write was made.
 //
 // Successful values and ErrNotFound are remembered; other loader errors are not, so
 // a later read in the request may retry. The memo lives as long as the context.
+// Loaders do not see it: a load is shared with other requests.
 func WithRequestScope(ctx context.Context) context.Context {
 	st := &ctxState{memo: &requestMemo{m: make(map[memoKey]*memoEntry)}}
 	if parent := stateOf(ctx); parent != nil {
@@ -28,53 +32,134 @@ type memoKey struct {
 }
 
 type memoEntry struct {
-	done    chan struct{}
-	ok      bool // a remembered answer; false when the load failed and was forgotten
-	val     any
-	err     error
-	names   []string
-	pos     uint64
-	tracker *Tracker
+	done  chan struct{}
+	gen   uint64 // the memo's generation when the answer's load began
+	ok    bool   // a remembered answer; false when the load failed or was overtaken
+	val   any
+	err   error
+	names []string
+	pos   uint64
+}
+
+// A memoForget is one write of the request: the answers depending on any of names, the
+// answer for key, and every answer of cache, are forgotten.
+type memoForget struct {
+	gen   uint64
+	names []string
+	key   *memoKey
+	cache any
+}
+
+func (f *memoForget) matches(k memoKey, e *memoEntry) bool {
+	if (f.cache != nil && k.cache == f.cache) || (f.key != nil && *f.key == k) {
+		return true
+	}
+	for _, n := range e.names {
+		if slices.Contains(f.names, n) {
+			return true
+		}
+	}
+	return false
 }
 
 type requestMemo struct {
-	mu sync.Mutex
-	m  map[memoKey]*memoEntry
+	mu      sync.Mutex
+	m       map[memoKey]*memoEntry
+	gen     uint64
+	forgets []memoForget // the writes since the oldest answer in progress began
 }
 
-// forget drops the answers that depend on any of names.
-func (m *requestMemo) forget(names []string) {
+// forget applies one write of the request: finished answers it touches are dropped at
+// once; answers in progress are checked against it when they finish (remember).
+func (m *requestMemo) forget(f memoForget) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.gen++
+	f.gen = m.gen
+	oldest := m.gen
 	for k, e := range m.m {
 		select {
 		case <-e.done:
-		default:
-			continue // in progress: its fill is fenced by the tracker already
-		}
-		for _, n := range e.names {
-			if slices.Contains(names, n) {
+			if e.ok && f.matches(k, e) {
 				delete(m.m, k)
-				break
 			}
+		default:
+			oldest = min(oldest, e.gen)
 		}
+	}
+	// Keep only the writes that an answer in progress may still need to see.
+	m.forgets = slices.DeleteFunc(m.forgets, func(g memoForget) bool { return g.gen <= oldest })
+	if oldest < m.gen {
+		m.forgets = append(m.forgets, f)
 	}
 }
 
-// forgetKey drops the answer for one key of one cache.
-func (m *requestMemo) forgetKey(k memoKey) {
-	m.mu.Lock()
-	delete(m.m, k)
-	m.mu.Unlock()
-}
-
-// forgetCache drops every answer of one cache.
-func (m *requestMemo) forgetCache(cache any) {
+// remember records a finished answer unless a write of the request made since its
+// load began touches it; then the answer is forgotten, and readers waiting for it load
+// again.
+func (m *requestMemo) remember(k memoKey, e *memoEntry, val any, err error, names []string, pos uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for k := range m.m {
-		if k.cache == cache {
-			delete(m.m, k)
+	e.names = names
+	for i := range m.forgets {
+		if f := &m.forgets[i]; f.gen > e.gen && f.matches(k, e) {
+			m.dropLocked(k, e)
+			return
 		}
 	}
+	e.val, e.err, e.pos, e.ok = val, err, pos, true
+}
+
+func (m *requestMemo) drop(k memoKey, e *memoEntry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dropLocked(k, e)
+}
+
+func (m *requestMemo) dropLocked(k memoKey, e *memoEntry) {
+	if m.m[k] == e {
+		delete(m.m, k)
+	}
+}
+
+func (c *Cache[K, V]) viaMemo(ctx context.Context, st *ctxState, key K, loader Loader[K, V], opts []Option) (V, error) {
+	m := st.memo
+	mk := memoKey{cache: c, key: key}
+	for {
+		m.mu.Lock()
+		me := m.m[mk]
+		if me == nil {
+			break
+		}
+		m.mu.Unlock()
+		select {
+		case <-me.done:
+		case <-ctx.Done():
+			var zero V
+			return zero, ctx.Err()
+		}
+		if !me.ok {
+			continue // that load failed or was overtaken and was forgotten: try again
+		}
+		if st.fill != nil {
+			// I3: an answer re-checked now is current at the fill's position.
+			c.keys.use(c.t)
+			st.fill.inherit(me.names, c.keyDepNames(key), me.pos, c.t.validNames(me.names, me.pos))
+		}
+		v, _ := me.val.(V)
+		return v, me.err
+	}
+	me := &memoEntry{done: make(chan struct{}), gen: m.gen}
+	m.m[mk] = me
+	m.mu.Unlock()
+
+	defer close(me.done)
+	r := c.getOrLoad(ctx, st, key, loader, opts)
+	pause(pointMemoHandoff)
+	if r.err == nil || errors.Is(r.err, ErrNotFound) {
+		m.remember(mk, me, r.val, r.err, r.depNames(), r.pos)
+	} else {
+		m.drop(mk, me)
+	}
+	return r.val, r.err
 }

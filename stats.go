@@ -7,27 +7,35 @@ import (
 	"github.com/freshcache/fresh/internal/counter"
 )
 
-// Stats is a snapshot of a cache's counters.
+// Stats is a snapshot of one cache's counters. The hub's own counters (positions,
+// records, the bus) are in HubStats.
 type Stats struct {
-	Hits         uint64 // reads served from the cache
-	Misses       uint64 // reads that found no usable entry
-	Loads        uint64 // loader calls that returned (including errors)
-	LoadErrors   uint64 // loader calls that failed (ErrNotFound is not a failure)
-	Fenced       uint64 // loads and Sets refused because an invalidation overtook them (G0)
-	StaleServed  uint64 // values served by StaleIfError after a failed reload
-	Refreshes    uint64 // background reloads started by RefreshAfter
-	Evictions    uint64 // entries evicted for size
-	Expirations  uint64 // entries expired
-	Entries      int    // entries currently held (including invalid ones not yet reclaimed)
+	Hits        uint64 // reads served from the cache
+	Misses      uint64 // reads that found no usable entry
+	Loads       uint64 // loader calls that returned (including errors)
+	LoadErrors  uint64 // loader calls that failed (ErrNotFound is not a failure)
+	Fenced      uint64 // loads and Sets refused because an invalidation overtook them (G0)
+	Abandoned   uint64 // loads whose callers all left before they finished (never stored)
+	StaleServed uint64 // values served by StaleIfError after a failed reload
+	Refreshes   uint64 // background reloads started by RefreshAfter
+	Evictions   uint64 // entries evicted for size
+	Expirations uint64 // entries expired
+	Entries     int    // entries currently held (including invalid ones not yet reclaimed)
+}
+
+// HubStats is a snapshot of a hub's counters.
+type HubStats struct {
+	Caches       int    // caches registered
 	Records      int    // interned dependency records
-	Position     uint64 // the tracker's position
-	Epoch        uint64 // how many times the cache was flushed or suspended as a whole
-	Suspended    bool   // serving nothing: the bus cannot prove the cache is up to date (G1)
+	Position     uint64 // the hub's position
+	Epoch        uint64 // how many times the hub was flushed or suspended as a whole
+	Suspended    bool   // serving nothing: the bus cannot prove the caches are up to date (G1)
 	Published    uint64 // bus messages published
 	PublishFails uint64 // bus publish attempts that failed (each is retried)
+	Pending      int    // bus messages queued for retry
 	Received     uint64 // bus messages applied
-	Dropped      uint64 // bus messages dropped as malformed or of an unknown version
-	Gaps         uint64 // losses of bus continuity detected (each flushes the cache)
+	Dropped      uint64 // bus messages dropped as malformed, of an unknown version, or forged
+	Gaps         uint64 // losses of bus continuity detected (each flushes the hub)
 }
 
 // HitRatio returns Hits/(Hits+Misses), or 0 before any read.
@@ -72,11 +80,16 @@ type Recorder interface {
 	RecordLoad(d time.Duration, err error)
 }
 
-// counters are the cache's own statistics.
+// counters are a cache's own statistics.
 type counters struct {
 	hits, misses *counter.Counter // on the read path: striped
-	loads, loadErrors, fenced, staleServed, refreshes, evictions,
-	expirations, published, publishFails, received, dropped, gaps atomic.Uint64
+	loads, loadErrors, fenced, abandoned, staleServed, refreshes, evictions,
+	expirations atomic.Uint64
+}
+
+// hubCounters are a hub's own statistics.
+type hubCounters struct {
+	published, publishFails, received, dropped, gaps atomic.Uint64
 }
 
 func newCounters() counters {

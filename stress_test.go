@@ -55,10 +55,10 @@ func TestStressNoStaleRead(t *testing.T) {
 		duration = 300 * time.Millisecond
 	}
 	ctx := context.Background()
-	tr := fresh.NewTracker()
+	h := newHub(t, fresh.HubOptions{})
 	schema := fresh.TableSchema{Table: "rows", Scopes: [][]string{{"parity"}}}
-	cells := newCache(t, fresh.Options[int, int64]{Tracker: tr, Tables: []fresh.TableSchema{schema}})
-	pages := newCache(t, fresh.Options[int, page]{Tracker: tr})
+	cells := newCache(t, fresh.Options[int, int64]{Hub: h, Tables: []fresh.TableSchema{schema}})
+	pages := newCache(t, fresh.Options[int, page]{Hub: h})
 	src := newRows(nrows)
 
 	jitter := func() {

@@ -3,27 +3,30 @@ package fresh
 import (
 	"hash/maphash"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
 
-// A Tracker holds the invalidation state of one in-process tier: its position, the
-// tombstone of every dependency that matters, and its floor (the epoch boundary).
-// Every Cache has one; caches given the same Tracker (Options.Tracker) share their
-// invalidations synchronously and may nest each other's values in their fills with
-// exact fencing.
+// A tracker holds the invalidation state of a hub: its position, the tombstone of every
+// dependency that matters, and its floor (the epoch boundary). The invariants it keeps
+// are stated in hub.go (I1 in particular); the sites that rely on them cite them.
 //
-// How it works (ARCHITECTURE.md §3): Invalidate advances the position P and records it
-// as the tombstone of each dependency, which costs O(dependencies) however many
-// entries depend on them. A fill reads P before its loader runs (its fill position) and
-// its result is valid while every dependency's tombstone is at most that position. A
-// hit checks the same inequality with a few atomic loads.
+// Invalidate advances the position P and records it as the tombstone of each
+// dependency, which costs O(dependencies) however many entries depend on them. A fill
+// reads P before its loader runs (its fill position) and its result is valid while
+// every dependency's tombstone is at most that position. A hit checks the same
+// inequality with a few atomic loads.
 //
 // Dependency records are interned: each entry points at the records of its
-// dependencies. A record is dropped when no entry points at it and its tombstone is
-// older than every running fill; a dependency with no record reads as tombstone 0,
-// which is then safe (see lookupOrCreate and prune).
-type Tracker struct {
+// dependencies. A dependency without a record has a tombstone of at most prunedMax
+// (every path that forgets a tombstone raises prunedMax first, under the record's
+// shard lock), so a record created later starts at prunedMax: it never forgets an
+// invalidation, whoever creates it. Records are kept while entries hold them, and
+// while their tombstone is newer than the oldest running fill, so that creating a
+// record does not fence a running fill that did not need fencing: that part is for
+// liveness only, safety never depends on it.
+type tracker struct {
 	// pos and floor are read by every hit; they change only on invalidations and
 	// flushes, and sit on a cache line of their own, away from the counters that
 	// every load writes.
@@ -34,12 +37,15 @@ type Tracker struct {
 
 	epoch atomic.Uint64 // counts floor raises, for Stats and bus messages
 
-	// prunedMax is the highest tombstone among records that were dropped, or that
-	// were never created because no fill was running. A fill that is not registered
-	// (Set with AsOf) and must create a record refuses to store if its position is
-	// older than prunedMax: the record it would create might have forgotten an
-	// invalidation it needs.
+	// prunedMax bounds the tombstone of every dependency that has no record: the
+	// highest tombstone among records that were dropped, or never created because no
+	// fill was running. It is raised under the shard lock of the dependency whose
+	// tombstone it takes over (I1).
 	prunedMax atomic.Uint64
+	// prunedKeys is prunedMax for the dependencies of nested values on keys
+	// (keydep.go), kept apart so that the invalidations of other dependencies do not
+	// make the checks of key writes more conservative.
+	prunedKeys atomic.Uint64
 
 	running atomic.Int64 // registered fills in progress
 	seed    maphash.Seed
@@ -68,17 +74,16 @@ type fillShard struct {
 	_  [40]byte
 }
 
-// A fillTicket registers a running fill and its position, so that prune keeps every
-// record it could still need.
+// A fillTicket registers a running fill and its position, so that prune keeps the
+// records it could still need (for liveness: see tracker).
 type fillTicket struct {
 	pos   uint64
 	shard uint32
+	ended bool // guarded by the owner (the flight's shard lock)
 }
 
-// NewTracker returns an empty Tracker, for caches that should share one (see
-// Options.Tracker).
-func NewTracker() *Tracker {
-	t := &Tracker{seed: maphash.MakeSeed()}
+func newTracker() *tracker {
+	t := &tracker{seed: maphash.MakeSeed()}
 	for i := range t.shards {
 		t.shards[i].m = make(map[string]*depRecord)
 		t.fills[i].m = make(map[*fillTicket]struct{})
@@ -86,20 +91,24 @@ func NewTracker() *Tracker {
 	return t
 }
 
-// Position returns the tracker's current position. A value computed from data read
-// after Position returned p may be stored with Set and AsOf(p): if any of its
-// dependencies is invalidated after p, it is not stored (or stops being served).
-func (t *Tracker) Position() uint64 { return t.pos.Load() }
-
-func (t *Tracker) shardOf(name string) *recShard {
+func (t *tracker) shardOf(name string) *recShard {
 	return &t.shards[maphash.String(t.seed, name)%trackerShards]
+}
+
+// prunedFor returns the register that bounds the tombstone of name when it has no
+// record.
+func (t *tracker) prunedFor(name string) *atomic.Uint64 {
+	if strings.HasPrefix(name, kindKey) {
+		return &t.prunedKeys // "key:" and "keys:"
+	}
+	return &t.prunedMax
 }
 
 // begin registers a fill and returns its ticket, which carries the fill position.
 // The ticket is registered before the position is read, so a concurrent prune either
 // sees the ticket or ran before the position was read (and so pruned only records
 // with older tombstones).
-func (t *Tracker) begin(hint uint64) *fillTicket {
+func (t *tracker) begin(hint uint64) *fillTicket {
 	t.running.Add(1)
 	s := uint32(hint % trackerShards)
 	tk := &fillTicket{shard: s}
@@ -111,7 +120,8 @@ func (t *Tracker) begin(hint uint64) *fillTicket {
 	return tk
 }
 
-func (t *Tracker) end(tk *fillTicket) {
+// end unregisters a fill. Its owner calls it once (fillTicket.ended).
+func (t *tracker) end(tk *fillTicket) {
 	sh := &t.fills[tk.shard]
 	sh.mu.Lock()
 	delete(sh.m, tk)
@@ -121,73 +131,68 @@ func (t *Tracker) end(tk *fillTicket) {
 
 // invalidate applies an invalidation of the named dependencies at a new position and
 // returns it. It costs O(len(names)) map lookups.
-func (t *Tracker) invalidate(names []string) uint64 {
+func (t *tracker) invalidate(names []string) uint64 {
 	p := t.pos.Add(1)
 	for _, name := range names {
 		sh := t.shardOf(name)
 		sh.mu.Lock()
-		r := sh.m[name]
-		if r == nil {
-			// Nothing holds the dependency. If no fill is running, nothing can need
-			// this invalidation later except an unregistered fill, which checks
-			// prunedMax. Otherwise keep a record so the running fills see it; prune
-			// drops it once they are done. (A fill that registers after the Load
-			// below read its position after the Add above, so it reads p or later.)
-			if t.running.Load() == 0 {
-				sh.mu.Unlock()
-				maxStore(&t.prunedMax, p)
-				continue
-			}
-			r = &depRecord{name: name}
+		// I1: the tombstone (or prunedMax, for a dependency left without a record) is
+		// written before the shard lock is released, so neither prune nor intern can
+		// see the record, or its absence, without it.
+		if r := sh.m[name]; r != nil {
+			maxStore(&r.tomb, p)
+		} else if t.running.Load() == 0 {
+			// Nothing holds the dependency and no fill is running: a fill that
+			// registers after the Load above reads a position of at least p.
+			maxStore(t.prunedFor(name), p)
+		} else {
+			// Keep a record so that the running fills see the invalidation exactly;
+			// prune drops it once they are done.
+			r := &depRecord{name: name}
+			r.tomb.Store(p)
 			sh.m[name] = r
 		}
 		sh.mu.Unlock()
-		maxStore(&r.tomb, p)
+		pause(pointInvalidated)
 	}
 	return p
 }
 
-// intern returns the records for names with their reference counts raised, for a
-// value valid as of position pos. A missing record is created with tombstone 0, which
-// is exact when nothing the value needs can have been forgotten: pos is at or after
-// the position of a registered fill (ticketPos; prune keeps every record such a fill
-// needs), or at or after prunedMax. Otherwise intern returns ok false and holds nothing.
-func (t *Tracker) intern(names []string, pos, ticketPos uint64) (recs []*depRecord, ok bool) {
+// intern returns the records for names with their reference counts raised. A missing
+// record is created with tombstone prunedMax (I1), so a value whose position is older
+// than a forgotten invalidation fails validAt rather than being stored.
+func (t *tracker) intern(names []string) []*depRecord {
 	if len(names) == 0 {
-		return nil, true
+		return nil
 	}
 	// One spare element: the nil that terminates an entry's dependency array
 	// (depArray uses this backing array as it is).
-	recs = make([]*depRecord, 0, len(names)+1)
+	recs := make([]*depRecord, 0, len(names)+1)
 	for _, name := range names {
 		sh := t.shardOf(name)
 		sh.mu.Lock()
 		r := sh.m[name]
 		if r == nil {
-			if pos < ticketPos && pos < t.prunedMax.Load() {
-				sh.mu.Unlock()
-				t.release(recs)
-				return nil, false
-			}
 			r = &depRecord{name: name}
+			r.tomb.Store(t.prunedFor(name).Load())
 			sh.m[name] = r
 		}
 		r.refs.Add(1)
 		sh.mu.Unlock()
 		recs = append(recs, r)
 	}
-	return recs, true
+	return recs
 }
 
 // release lowers the reference counts of recs.
-func (t *Tracker) release(recs []*depRecord) {
+func (t *tracker) release(recs []*depRecord) {
 	for _, r := range recs {
 		r.refs.Add(-1)
 	}
 }
 
 // validAt reports whether a value filled at pos with dependencies recs is still valid.
-func (t *Tracker) validAt(recs []*depRecord, pos uint64) bool {
+func (t *tracker) validAt(recs []*depRecord, pos uint64) bool {
 	if pos < t.floor.Load() {
 		return false
 	}
@@ -199,9 +204,33 @@ func (t *Tracker) validAt(recs []*depRecord, pos uint64) bool {
 	return true
 }
 
+// validNames reports whether a value filled at pos with the named dependencies is
+// still valid, without interning anything: a dependency without a record reads as
+// prunedMax, an upper bound of its tombstone (I1).
+func (t *tracker) validNames(names []string, pos uint64) bool {
+	if pos < t.floor.Load() {
+		return false
+	}
+	for _, name := range names {
+		sh := t.shardOf(name)
+		sh.mu.Lock()
+		var tomb uint64
+		if r := sh.m[name]; r != nil {
+			tomb = r.tomb.Load()
+		} else {
+			tomb = t.prunedFor(name).Load()
+		}
+		sh.mu.Unlock()
+		if tomb > pos {
+			return false
+		}
+	}
+	return true
+}
+
 // flush invalidates everything: it raises the floor to a new position. It returns
-// the new position.
-func (t *Tracker) flush() uint64 {
+// the new position. The hub calls it under its suspension lock (I5).
+func (t *tracker) flush() uint64 {
 	p := t.pos.Add(1)
 	maxStore(&t.floor, p)
 	t.epoch.Add(1)
@@ -209,21 +238,25 @@ func (t *Tracker) flush() uint64 {
 }
 
 // suspend makes every entry and fill invalid until resume: the floor is raised
-// beyond any position. It is used while the tier cannot prove it is up to date.
-func (t *Tracker) suspend() {
+// beyond any position. The hub calls it under its suspension lock (I5).
+func (t *tracker) suspend() {
 	t.floor.Store(math.MaxUint64)
 	t.epoch.Add(1)
 }
 
 // resume ends a suspension with a flush: nothing from before it is served again.
-func (t *Tracker) resume() {
+// The hub calls it under its suspension lock (I5).
+func (t *tracker) resume() {
 	p := t.pos.Add(1)
 	t.floor.Store(p)
 }
 
-// prune drops the records that no entry holds and whose tombstone is older than every
-// running fill. It returns the number of records dropped.
-func (t *Tracker) prune() int {
+// suspended reports whether the tracker serves nothing.
+func (t *tracker) suspended() bool { return t.floor.Load() == math.MaxUint64 }
+
+// prune drops the records that no entry holds and whose tombstone is at most the
+// position of every running fill. It returns the number of records dropped.
+func (t *tracker) prune() int {
 	oldest := t.pos.Load()
 	for i := range t.fills {
 		sh := &t.fills[i]
@@ -241,19 +274,21 @@ func (t *Tracker) prune() int {
 			// refs only rises under the shard lock (intern), so a zero seen here stays
 			// zero until the record is gone from the map.
 			tomb := r.tomb.Load()
-			if r.refs.Load() == 0 && tomb < oldest {
+			if r.refs.Load() == 0 && tomb <= oldest {
+				// I1: prunedMax takes the tombstone over before the lock is released.
+				maxStore(t.prunedFor(name), tomb)
 				delete(sh.m, name)
-				maxStore(&t.prunedMax, tomb)
 				dropped++
 			}
 		}
 		sh.mu.Unlock()
+		pause(pointPruned)
 	}
 	return dropped
 }
 
 // records returns the number of interned dependency records.
-func (t *Tracker) records() int {
+func (t *tracker) records() int {
 	n := 0
 	for i := range t.shards {
 		sh := &t.shards[i]

@@ -25,6 +25,8 @@ const waitTimeout = 10 * time.Second
 func TestBus(t *testing.T, newBus func(t *testing.T) fresh.Bus) {
 	t.Run("DeliversToEverySubscriber", func(t *testing.T) { testBusDeliversToEvery(t, newBus(t)) })
 	t.Run("PublisherOrder", func(t *testing.T) { testBusPublisherOrder(t, newBus(t)) })
+	t.Run("TotalOrder", func(t *testing.T) { testBusTotalOrder(t, newBus(t)) })
+	t.Run("OrderAfterReturn", func(t *testing.T) { testBusOrderAfterReturn(t, newBus(t)) })
 	t.Run("ReceivesAfterSubscribe", func(t *testing.T) { testBusReceivesAfterSubscribe(t, newBus(t)) })
 	t.Run("PublishDoesNotRetain", func(t *testing.T) { testBusPublishDoesNotRetain(t, newBus(t)) })
 	t.Run("CloseStopsDelivery", func(t *testing.T) { testBusCloseStopsDelivery(t, newBus(t)) })
@@ -101,6 +103,155 @@ func parseOrderMessage(msg []byte) (p, seq int, ok bool) {
 		return 0, 0, false
 	}
 	return int(msg[1]), int(binary.BigEndian.Uint32(msg[2:])), true
+}
+
+// testBusTotalOrder has several goroutines publish concurrently while several
+// subscribers record what they receive, and checks the total order the Bus contract
+// requires: every subscriber receives one and the same sequence, in which a message
+// comes after every message whose Publish returned before its own Publish was called,
+// whoever published them.
+func testBusTotalOrder(t *testing.T, bus fresh.Bus) {
+	const publishers, perPublisher, subscribers = 4, 1000, 3
+	const total = publishers * perPublisher
+	rs := make([]*recorder, subscribers)
+	for i := range rs {
+		rs[i] = newRecorder(total)
+		subscribe(t, bus, rs[i])
+	}
+
+	// The publishers record which Publish calls returned before which began:
+	// returned lists the messages whose Publish has returned, in the order they
+	// returned, and follows[p][seq] is how many of them had when message seq of
+	// publisher p was published. That message must come after all of those. (An
+	// atomic counter rather than a lock, which would make the publishers take turns.)
+	var (
+		nReturned atomic.Int64
+		returned  = make([]orderID, total)
+		follows   [publishers][perPublisher]int
+	)
+	// The publishers start together, so that their Publish calls overlap.
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Go(func() {
+			<-start
+			for seq := range perPublisher {
+				follows[p][seq] = int(nReturned.Load())
+				if err := bus.Publish(t.Context(), orderMessage(p, seq)); err != nil {
+					t.Errorf("publisher %d: Publish of message %d: %v", p, seq, err)
+					return
+				}
+				returned[nReturned.Add(1)-1] = orderID{p, seq}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+
+	got := make([][]orderID, subscribers)
+	for i, r := range rs {
+		for range total {
+			msg := r.next(t)
+			p, seq, ok := parseOrderMessage(msg)
+			if !ok || p >= publishers || seq >= perPublisher {
+				t.Fatalf("subscriber %d received %q, which no publisher sent", i, msg)
+			}
+			got[i] = append(got[i], orderID{p, seq})
+		}
+		r.checkClean(t)
+	}
+	for i := 1; i < subscribers; i++ {
+		for k := range total {
+			if got[i][k] != got[0][k] {
+				t.Fatalf("subscriber %d received %v in position %d, where subscriber 0 received %v; want one order for every subscriber",
+					i, got[i][k], k, got[0][k])
+			}
+		}
+	}
+
+	// pos[p][seq] is where message seq of publisher p came in the common sequence.
+	var pos [publishers][perPublisher]int
+	for p := range pos {
+		for seq := range pos[p] {
+			pos[p][seq] = -1
+		}
+	}
+	for k, m := range got[0] {
+		if pos[m.p][m.seq] >= 0 {
+			t.Fatalf("subscribers received %v twice, in positions %d and %d", m, pos[m.p][m.seq], k)
+		}
+		pos[m.p][m.seq] = k
+	}
+	// last[n] is the message received last among the first n to return from Publish.
+	last := make([]orderID, len(returned)+1)
+	for n, m := range returned {
+		last[n+1] = last[n]
+		if n == 0 || pos[m.p][m.seq] > pos[last[n].p][last[n].seq] {
+			last[n+1] = m
+		}
+	}
+	for k, m := range got[0] {
+		n := follows[m.p][m.seq]
+		if n == 0 {
+			continue
+		}
+		if before := last[n]; pos[before.p][before.seq] > k {
+			t.Fatalf("subscribers received %v in position %d, before %v in position %d, whose Publish had returned before the Publish of %[1]v began",
+				m, k, before, pos[before.p][before.seq])
+		}
+	}
+}
+
+// orderID names message seq of publisher p in testBusTotalOrder.
+type orderID struct{ p, seq int }
+
+func (m orderID) String() string { return fmt.Sprintf("message %d of publisher %d", m.seq, m.p) }
+
+// testBusOrderAfterReturn checks, one pair of messages at a time, the order that
+// fresh's heartbeats rely on: a message published after the Publish of another one
+// returned, by the same goroutine or by one started after that return, is received
+// after it by every subscription, the publisher's own and another one standing for
+// another process.
+func testBusOrderAfterReturn(t *testing.T, bus fresh.Bus) {
+	const rounds = 200
+	own, other := newRecorder(2*rounds), newRecorder(2*rounds)
+	subscribe(t, bus, own)
+	subscribe(t, bus, other)
+	for i := range rounds {
+		publish(t, bus, fmt.Appendf(nil, "invalidation %d", i))
+		heartbeat := fmt.Appendf(nil, "heartbeat %d", i)
+		if i%2 == 0 {
+			publish(t, bus, heartbeat)
+			continue
+		}
+		// Another goroutine, as another publisher in the process (a cache's
+		// heartbeat loop) would be.
+		errc := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+			defer cancel()
+			errc <- bus.Publish(ctx, heartbeat)
+		}()
+		if err := <-errc; err != nil {
+			t.Fatalf("Publish from another goroutine: %v", err)
+		}
+	}
+	for _, s := range []struct {
+		name string
+		r    *recorder
+	}{{"publisher's subscription", own}, {"other subscription", other}} {
+		for i := range rounds {
+			for _, want := range []string{fmt.Sprintf("invalidation %d", i), fmt.Sprintf("heartbeat %d", i)} {
+				if got := s.r.next(t); string(got) != want {
+					t.Fatalf("%s received %q; want %q", s.name, got, want)
+				}
+			}
+		}
+		s.r.checkClean(t)
+	}
 }
 
 // testBusReceivesAfterSubscribe checks that Subscribe returns only once the

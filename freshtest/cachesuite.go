@@ -9,7 +9,7 @@ import (
 )
 
 // TestCachesOverBus runs caches over a Bus end to end, as separate processes would
-// use it: each cache has a Tracker of its own, so only the bus carries invalidations
+// use it: each cache has a Hub of its own, so only the bus carries invalidations
 // between them. newBus returns one isolated bus per call; the caches of a subtest
 // share one. It checks that invalidations, deletions, patterns and flushes arrive,
 // that a healthy bus keeps the caches serving (heartbeats return within
@@ -23,17 +23,21 @@ func TestCachesOverBus(t *testing.T, newBus func(t *testing.T) fresh.Bus) {
 
 func busCache(t *testing.T, bus fresh.Bus) *fresh.Cache[string, int] {
 	t.Helper()
-	c, err := fresh.New(fresh.Options[string, int]{Bus: bus, Name: "suite", MaxStaleness: 2 * time.Second, Heartbeat: 100 * time.Millisecond})
+	h, err := fresh.NewHub(fresh.HubOptions{Bus: bus, MaxStaleness: 2 * time.Second, Heartbeat: 100 * time.Millisecond})
 	if err != nil {
-		t.Fatalf("fresh.New over the bus: %v", err)
+		t.Fatalf("fresh.NewHub over the bus: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		defer cancel()
-		if err := c.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
+		if err := h.Close(ctx); err != nil {
+			t.Errorf("Hub.Close: %v", err)
 		}
 	})
+	c, err := fresh.New(fresh.Options[string, int]{Hub: h, Name: "suite"})
+	if err != nil {
+		t.Fatalf("fresh.New over the bus: %v", err)
+	}
 	return c
 }
 
@@ -78,7 +82,7 @@ func testPropagation(t *testing.T, bus fresh.Bus) {
 	}
 	must(t, a.Flush(ctx))
 	waitFor(t, "the flush arrives", gone(b, "other"))
-	if s := b.Stats(); s.Gaps != 0 || s.Dropped != 0 {
+	if s := b.Hub().Stats(); s.Gaps != 0 || s.Dropped != 0 {
 		t.Errorf("receiver saw %d gaps and %d dropped messages on a healthy bus", s.Gaps, s.Dropped)
 	}
 }
@@ -88,7 +92,7 @@ func testStaysLive(t *testing.T, bus fresh.Bus) {
 	c := busCache(t, bus)
 	must(t, c.Set(ctx, "k", 1))
 	time.Sleep(3 * time.Second) // longer than MaxStaleness: heartbeats must have returned
-	if s := c.Stats(); s.Suspended {
+	if s := c.Hub().Stats(); s.Suspended {
 		t.Fatal("the cache suspended itself on a healthy bus: its heartbeats did not come back")
 	}
 	if _, ok := c.Get("k"); !ok {

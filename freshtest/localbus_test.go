@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -145,6 +146,315 @@ func TestLocalBusSlowHandler(t *testing.T) {
 	close(release)
 	for i := range n {
 		slow.want(t, fmt.Sprint("msg:", i))
+	}
+}
+
+// newBoundedBus returns a LocalBus with options o, closed when the test ends.
+func newBoundedBus(t *testing.T, o fresh.LocalBusOptions) *fresh.LocalBus {
+	t.Helper()
+	b, err := fresh.NewLocalBusWithOptions(o)
+	if err != nil {
+		t.Fatalf("NewLocalBusWithOptions(%+v): %v", o, err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// subscribeBlocked subscribes to b a handler that blocks in its first HandleMessage
+// until release is called (or the test ends), and publishes that first message,
+// "blocker". It returns once the handler is blocked, so that what is published next
+// waits in the subscription's queue.
+func subscribeBlocked(t *testing.T, b *fresh.LocalBus) (e *events, release func()) {
+	t.Helper()
+	entered, released := make(chan struct{}), make(chan struct{})
+	release = sync.OnceFunc(func() { close(released) })
+	// Cleanups run last first: the handler is released before the bus's Close, which
+	// waits for it.
+	t.Cleanup(release)
+	var calls atomic.Int64
+	e = newEvents()
+	e.hook = func([]byte) {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-released
+		}
+	}
+	mustSubscribe(t, b, e)
+	mustPublish(t, b, "blocker")
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not receive its first message in 10s")
+	}
+	return e, release
+}
+
+// fellBehindPrefix begins the event of a loss reported for a subscriber that fell
+// behind.
+const fellBehindPrefix = "loss:fresh: local bus subscriber fell behind: "
+
+// droppedBy returns the number of messages that the event ev, a loss reported for a
+// subscriber that fell behind, says were dropped; ok is false if ev is no such loss.
+func droppedBy(ev string) (dropped int, ok bool) {
+	rest, ok := strings.CutPrefix(ev, fellBehindPrefix)
+	var unit string
+	if _, err := fmt.Sscanf(rest, "%d %s dropped", &dropped, &unit); !ok || err != nil {
+		return 0, false
+	}
+	return dropped, true
+}
+
+// fellBehind receives the next event of e, checks that it is a loss reporting that
+// the subscriber fell behind, and returns the number of messages it says were dropped.
+func (e *events) fellBehind(t *testing.T) (dropped int) {
+	t.Helper()
+	select {
+	case got := <-e.ch:
+		dropped, ok := droppedBy(got)
+		if !ok {
+			if len(got) > 100 {
+				got = got[:100] + "..."
+			}
+			t.Fatalf("handler event %q; want a loss saying %q and how many messages were dropped", got, fellBehindPrefix)
+		}
+		return dropped
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no handler event in 10s; want a loss saying %q", fellBehindPrefix)
+	}
+	return 0
+}
+
+// wantLoss receives the next event of e and checks that it is a loss reporting that
+// the subscriber fell behind and dropped messages were dropped.
+func (e *events) wantLoss(t *testing.T, dropped int) {
+	t.Helper()
+	if got := e.fellBehind(t); got != dropped {
+		t.Fatalf("handler received a loss of %d messages; want %d", got, dropped)
+	}
+}
+
+// TestLocalBusOverflow checks the bounded queues: a subscription whose handler is
+// blocked while more than its bound is published loses its backlog, and receives in
+// its place one HandleLoss, before every message published after the overflow; it
+// works normally afterwards, and the other subscriptions lose nothing.
+func TestLocalBusOverflow(t *testing.T) {
+	t.Run("Count", func(t *testing.T) {
+		const bound = 100
+		b := newBoundedBus(t, fresh.LocalBusOptions{MaxQueueLen: bound})
+		slow, release := subscribeBlocked(t, b)
+		fast := newEvents()
+		mustSubscribe(t, b, fast)
+		// Messages 1 to bound fill the slow queue; bound+1 overflows it. The fast
+		// subscriber receives each before the next is published, so that its own
+		// queue, under the same bound, never overflows.
+		const n = bound + 50
+		for i := 1; i <= n; i++ {
+			mustPublish(t, b, fmt.Sprint(i))
+			fast.want(t, fmt.Sprint("msg:", i))
+		}
+		release()
+		slow.want(t, "msg:blocker")
+		slow.wantLoss(t, bound)
+		for i := bound + 1; i <= n; i++ {
+			slow.want(t, fmt.Sprint("msg:", i))
+		}
+		slow.none(t)
+
+		// The subscription keeps working.
+		mustPublish(t, b, "after")
+		slow.want(t, "msg:after")
+		fast.want(t, "msg:after")
+		fast.none(t)
+	})
+
+	t.Run("Bytes", func(t *testing.T) {
+		// Messages of 100 bytes: 10 fit in 1,000 bytes, the 11th overflows.
+		b := newBoundedBus(t, fresh.LocalBusOptions{MaxQueueBytes: 1000})
+		slow, release := subscribeBlocked(t, b)
+		fast := newEvents()
+		mustSubscribe(t, b, fast)
+		msg := func(i int) string { return fmt.Sprintf("%-100d", i) }
+		for i := range 15 {
+			mustPublish(t, b, msg(i))
+			fast.want(t, "msg:"+msg(i))
+		}
+		release()
+		slow.want(t, "msg:blocker")
+		slow.wantLoss(t, 10)
+		for i := 10; i < 15; i++ {
+			slow.want(t, "msg:"+msg(i))
+		}
+		mustPublish(t, b, "after")
+		slow.want(t, "msg:after")
+		fast.want(t, "msg:after")
+	})
+
+	t.Run("Twice", func(t *testing.T) {
+		// A second overflow before the handler took the first loss replaces that
+		// loss too, and its count covers both.
+		b := newBoundedBus(t, fresh.LocalBusOptions{MaxQueueLen: 10})
+		slow, release := subscribeBlocked(t, b)
+		// 1 to 10 fill the queue; 11 overflows it: [loss(10), 11]. 12 to 19 fill it
+		// again; 20 overflows it: [loss(10+1+8), 20].
+		for i := 1; i <= 20; i++ {
+			mustPublish(t, b, fmt.Sprint(i))
+		}
+		release()
+		slow.want(t, "msg:blocker")
+		slow.wantLoss(t, 19)
+		slow.want(t, "msg:20")
+		slow.none(t)
+	})
+
+	t.Run("LargerThanBound", func(t *testing.T) {
+		// A message larger than MaxQueueBytes never fits, even in an empty queue:
+		// it is reported as lost, and the next one is delivered.
+		b := newBoundedBus(t, fresh.LocalBusOptions{MaxQueueBytes: 10})
+		e := newEvents()
+		mustSubscribe(t, b, e)
+		mustPublish(t, b, "0123456789")
+		e.want(t, "msg:0123456789")
+		mustPublish(t, b, "0123456789-")
+		mustPublish(t, b, "next")
+		e.wantLoss(t, 1)
+		e.want(t, "msg:next")
+		e.none(t)
+	})
+
+	t.Run("Disrupt", func(t *testing.T) {
+		// A Disrupt that finds the queue full is reported by the overflow's loss.
+		b := newBoundedBus(t, fresh.LocalBusOptions{MaxQueueLen: 3})
+		slow, release := subscribeBlocked(t, b)
+		mustPublish(t, b, "1")
+		b.Disrupt(errors.New("boom"))
+		mustPublish(t, b, "2")
+		b.Disrupt(errors.New("bang"))
+		mustPublish(t, b, "3")
+		release()
+		slow.want(t, "msg:blocker")
+		slow.wantLoss(t, 2)
+		slow.want(t, "msg:3")
+		slow.none(t)
+	})
+}
+
+// TestLocalBusDefaultBounds checks the documented defaults of LocalBusOptions, which
+// NewLocalBus uses: 65,536 deliveries or 64 MiB per subscription.
+func TestLocalBusDefaultBounds(t *testing.T) {
+	t.Run("Count", func(t *testing.T) {
+		b := fresh.NewLocalBus()
+		t.Cleanup(func() { b.Close() })
+		e, release := subscribeBlocked(t, b)
+		const bound = 65_536
+		for i := range bound + 1 {
+			mustPublish(t, b, fmt.Sprint(i))
+		}
+		release()
+		e.want(t, "msg:blocker")
+		e.wantLoss(t, bound)
+		e.want(t, fmt.Sprint("msg:", bound))
+	})
+	t.Run("Bytes", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("queues 64 MiB")
+		}
+		b := fresh.NewLocalBus()
+		t.Cleanup(func() { b.Close() })
+		e, release := subscribeBlocked(t, b)
+		// 64 messages of 1 MiB fill the queue exactly; the next one overflows it.
+		msg := make([]byte, 1<<20)
+		for range 64 {
+			if err := b.Publish(t.Context(), msg); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+		}
+		mustPublish(t, b, "last")
+		release()
+		e.want(t, "msg:blocker")
+		e.wantLoss(t, 64)
+		e.want(t, "msg:last")
+	})
+}
+
+// TestLocalBusOverflowMemory checks that the memory a blocked subscription holds stays
+// within its bound while many times the bound is published.
+func TestLocalBusOverflowMemory(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		o       fresh.LocalBusOptions
+		size, n int // n messages of size bytes are published
+	}{
+		// 64 MiB published; the queue holds 1 MiB.
+		{"Bytes", fresh.LocalBusOptions{MaxQueueBytes: 1 << 20}, 64 << 10, 1024},
+		// 300,000 messages published, some 30 MiB with the queue's own memory if it
+		// were unbounded; the queue holds 1,000.
+		{"Count", fresh.LocalBusOptions{MaxQueueLen: 1000}, 16, 300_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBoundedBus(t, tc.o)
+			e, release := subscribeBlocked(t, b)
+			before := liveHeap()
+			msg := make([]byte, tc.size)
+			for range tc.n {
+				if err := b.Publish(t.Context(), msg); err != nil {
+					t.Fatalf("Publish: %v", err)
+				}
+			}
+			const limit = 8 << 20
+			if grown := liveHeap() - before; grown > limit {
+				t.Errorf("live heap grew by %d bytes while %d messages of %d bytes were published to a blocked subscription; want at most %d",
+					grown, tc.n, tc.size, limit)
+			}
+			// Every message is either delivered or counted in a loss. "end" marks the
+			// end of the stream (it may overflow the queue again while the handler
+			// drains it, which adds a second loss).
+			release()
+			mustPublish(t, b, "end")
+			e.want(t, "msg:blocker")
+			dropped, delivered := e.fellBehind(t), 0
+			for {
+				var got string
+				select {
+				case got = <-e.ch:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("no handler event in 10s; want %q", "msg:end")
+				}
+				if got == "msg:end" {
+					break
+				}
+				if n, ok := droppedBy(got); ok {
+					dropped += n
+				} else if strings.HasPrefix(got, "msg:") {
+					delivered++
+				} else {
+					t.Fatalf("handler event %q; want messages and losses of messages only", got)
+				}
+			}
+			if dropped+delivered != tc.n {
+				t.Errorf("%d messages reported dropped and %d delivered; want %d in all", dropped, delivered, tc.n)
+			}
+		})
+	}
+}
+
+// liveHeap returns the bytes of live heap objects, after a garbage collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// TestLocalBusBadOptions checks that NewLocalBusWithOptions refuses negative bounds.
+func TestLocalBusBadOptions(t *testing.T) {
+	for _, o := range []fresh.LocalBusOptions{
+		{MaxQueueLen: -1},
+		{MaxQueueBytes: -1},
+	} {
+		if b, err := fresh.NewLocalBusWithOptions(o); err == nil {
+			b.Close()
+			t.Errorf("NewLocalBusWithOptions(%+v) succeeded; want an error", o)
+		}
 	}
 }
 

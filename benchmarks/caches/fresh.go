@@ -20,6 +20,7 @@ const DepPool = 1024
 type FreshCache struct {
 	name string
 	c    *fresh.Cache[uint64, uint64]
+	hub  *fresh.Hub      // the cache's own, as a process would have
 	bus  *fresh.LocalBus // nil without a bus
 	opts []fresh.Option  // DependsOn per k mod DepPool; nil with no dependencies
 }
@@ -45,7 +46,7 @@ func freshSpec(name string, cfg FreshConfig) Spec {
 		note = "W-TinyLFU through otter (MaxEntries = capacity) with a default TTL (24 h, never reached here), so its store expires entries (an expiry calculator, like otter-expiry)"
 		baseline = OtterExpiry
 	case cfg.Bus:
-		note += "; a `fresh.NewLocalBus()` is attached, so the cache is subscribed and sends itself a heartbeat every second (the default MaxStaleness of 5 s / 5)"
+		note += "; its hub has a `fresh.NewLocalBus()`, so it is subscribed, sends itself a heartbeat every second (the default MaxStaleness of 5 s / 5), and publishes every Set to the bus (write-through deletes the key in other processes)"
 	case cfg.Deps > 0:
 		note += fmt.Sprintf("; every entry depends on %d tag(s) of a pool of %d (the options are built once, so a Set pays for the cache, not for building its arguments)", cfg.Deps, DepPool)
 	}
@@ -64,17 +65,19 @@ func freshSpec(name string, cfg FreshConfig) Spec {
 // NewFresh returns a fresh cache of capacity entries configured by cfg.
 func NewFresh(name string, capacity int, cfg FreshConfig) (*FreshCache, error) {
 	f := &FreshCache{name: name}
-	o := fresh.Options[uint64, uint64]{MaxEntries: capacity, TTL: cfg.TTL}
+	var ho fresh.HubOptions
 	if cfg.Bus {
 		f.bus = fresh.NewLocalBus()
-		o.Bus = f.bus
+		ho.Bus = f.bus
 	}
-	c, err := fresh.New(o)
+	hub, err := fresh.NewHub(ho)
 	if err != nil {
-		if f.bus != nil {
-			err = errors.Join(err, f.bus.Close())
-		}
-		return nil, err
+		return nil, errors.Join(err, f.closeBus())
+	}
+	f.hub = hub
+	c, err := fresh.New(fresh.Options[uint64, uint64]{Hub: hub, Name: name, MaxEntries: capacity, TTL: cfg.TTL})
+	if err != nil {
+		return nil, errors.Join(err, hub.Close(context.Background()), f.closeBus())
 	}
 	f.c = c
 	if cfg.Deps > 0 {
@@ -113,11 +116,14 @@ func (f *FreshCache) Len() int { return f.c.Stats().Entries }
 
 // Close implements Cache.
 func (f *FreshCache) Close() error {
-	err := f.c.Close(context.Background())
-	if f.bus != nil {
-		err = errors.Join(err, f.bus.Close())
+	return errors.Join(f.hub.Close(context.Background()), f.closeBus())
+}
+
+func (f *FreshCache) closeBus() error {
+	if f.bus == nil {
+		return nil
 	}
-	return err
+	return f.bus.Close()
 }
 
 // Unwrap returns the fresh.Cache.

@@ -39,12 +39,18 @@ const (
 	// KindFlush has no Items; it applies to the caches whose name is the message's
 	// Namespace.
 	KindFlush Kind = 3
-	// KindHeartbeat has no Items; its Stamp is the sender's monotonic send time in
+	// KindHeartbeat has no Items and consumes no sequence number: its Seq is the last
+	// sequence number its sender has handed to the transport, so that a receiver
+	// detects a lost tail of invalidations, and a lost heartbeat is no gap. Its Stamp
+	// is the sender's monotonic send time in
 	// nanoseconds.
 	KindHeartbeat Kind = 4
 	// KindPattern carries glob patterns of encoded keys as Items; it applies to the
 	// caches whose name is the message's Namespace.
 	KindPattern Kind = 5
+	// KindRows carries row changes (one canonical encoding each) as Items; every
+	// receiver computes what they dirty with its own table schemes.
+	KindRows Kind = 6
 )
 
 // String returns the kind's name, or kind(N) for an unknown kind.
@@ -60,16 +66,18 @@ func (k Kind) String() string {
 		return "heartbeat"
 	case KindPattern:
 		return "pattern"
+	case KindRows:
+		return "rows"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
 // valid reports whether k is one of the defined kinds.
-func (k Kind) valid() bool { return k >= KindInvalidate && k <= KindPattern }
+func (k Kind) valid() bool { return k >= KindInvalidate && k <= KindRows }
 
 // carriesItems reports whether messages of kind k may have Items.
 func (k Kind) carriesItems() bool {
-	return k == KindInvalidate || k == KindDelete || k == KindPattern
+	return k == KindInvalidate || k == KindDelete || k == KindPattern || k == KindRows
 }
 
 // A Message is one bus message, decoded.
@@ -94,7 +102,7 @@ type Message struct {
 }
 
 // Version is the version of the encoding that this package writes and reads.
-const Version = 1
+const Version = 2
 
 // Limits of the encoding. Append refuses a message beyond them and Decode rejects one,
 // so that a receiver never allocates more than about the size of its input.

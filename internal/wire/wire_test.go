@@ -28,6 +28,7 @@ func validMessages() map[string]Message {
 		"delete":          {Kind: KindDelete, Origin: origin, Epoch: 7, Seq: 300, Namespace: "users", Items: []string{"k1", "", "k\x00\xff"}},
 		"pattern":         {Kind: KindPattern, Origin: origin, Epoch: 4, Seq: 5, Namespace: "pages", Items: []string{"user:*", "page:?"}},
 		"flush":           {Kind: KindFlush, Origin: origin, Epoch: 2, Seq: 2, Namespace: "päge"},
+		"rows":            {Kind: KindRows, Origin: origin, Epoch: 2, Seq: 3, Items: []string{"articles:~:id=i1"}},
 		"heartbeat":       {Kind: KindHeartbeat, Origin: origin, Epoch: 1, Seq: 1 << 40, Stamp: 1234567890123},
 		"negative-stamp":  {Kind: KindHeartbeat, Stamp: -1},
 		"extreme":         {Kind: KindHeartbeat, Epoch: math.MaxUint64, Seq: math.MaxUint64, Stamp: math.MinInt64},
@@ -83,7 +84,7 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "f50102" + hex.EncodeToString(origin[:]) + // magic, version, kind, origin
+	want := "f50202" + hex.EncodeToString(origin[:]) + // magic, version, kind, origin
 		"ac02" + "01" + "03" + // epoch 300, seq 1, stamp -2
 		"026e73" + // namespace "ns"
 		"02" + "0161" + "00" // two items: "a", ""
@@ -101,7 +102,7 @@ func TestAppendErrors(t *testing.T) {
 	}{
 		{"nil", nil, ErrKind},
 		{"kind 0", &Message{}, ErrKind},
-		{"kind 6", &Message{Kind: 6}, ErrKind},
+		{"kind 7", &Message{Kind: 7}, ErrKind},
 		{"flush with items", &Message{Kind: KindFlush, Items: []string{"a"}}, ErrKind},
 		{"heartbeat with items", &Message{Kind: KindHeartbeat, Items: []string{""}}, ErrKind},
 		{"too many items", &Message{Kind: KindInvalidate, Items: make([]string, MaxItems+1)}, ErrTooLarge},
@@ -149,7 +150,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"empty", nil, ErrMalformed},
 		{"bad magic", []byte{0x00, Version, 1}, ErrMalformed},
 		{"version 0", []byte{magic, 0, 1, 2, 3}, ErrVersion},
-		{"version 2", cat([]byte{magic, 2}, valid(Message{Kind: KindFlush})[2:]), ErrVersion},
+		{"version 3", cat([]byte{magic, 3}, valid(Message{Kind: KindFlush})[2:]), ErrVersion},
 		{"unknown kind", cat(header(9), fields, []byte{0}), ErrMalformed},
 		{"kind 0", cat(header(0), fields, []byte{0}), ErrMalformed},
 		{"trailing byte", cat(valid(Message{Kind: KindFlush}), []byte{0}), ErrMalformed},
@@ -238,7 +239,7 @@ func TestDecodeBoundedAllocation(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	for k, want := range map[Kind]string{KindInvalidate: "invalidate", KindDelete: "delete", KindFlush: "flush", KindHeartbeat: "heartbeat", KindPattern: "pattern", 0: "kind(0)", 200: "kind(200)"} {
+	for k, want := range map[Kind]string{KindInvalidate: "invalidate", KindDelete: "delete", KindFlush: "flush", KindHeartbeat: "heartbeat", KindPattern: "pattern", KindRows: "rows", 0: "kind(0)", 200: "kind(200)"} {
 		if got := k.String(); got != want {
 			t.Errorf("Kind(%d).String() = %q; want %q", uint8(k), got, want)
 		}

@@ -187,7 +187,11 @@ const freshTTL = 24 * time.Hour
 // depending on deps tags of a pool of tagPool, with a default TTL if ttl is set.
 func newFresh(capacity, n, deps int, ttl bool) (*fresh.Cache[uint64, uint64], error) {
 	ctx := context.Background()
-	o := fresh.Options[uint64, uint64]{MaxEntries: capacity}
+	hub, err := fresh.NewHub(fresh.HubOptions{}) // its own, as a process would have
+	if err != nil {
+		return nil, err
+	}
+	o := fresh.Options[uint64, uint64]{Hub: hub, MaxEntries: capacity}
 	if ttl {
 		o.TTL = freshTTL
 	}
@@ -236,7 +240,11 @@ func churn(c *fresh.Cache[uint64, uint64]) (stop func()) {
 // Hot, for Invalidate.
 func NewInvalidateCache(n int) (*fresh.Cache[uint64, uint64], error) {
 	ctx := context.Background()
-	c, err := fresh.New(fresh.Options[uint64, uint64]{MaxEntries: 2 * n})
+	hub, err := fresh.NewHub(fresh.HubOptions{})
+	if err != nil {
+		return nil, err
+	}
+	c, err := fresh.New(fresh.Options[uint64, uint64]{Hub: hub, MaxEntries: 2 * n})
 	if err != nil {
 		return nil, err
 	}
