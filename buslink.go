@@ -36,6 +36,7 @@ type busLink struct {
 	epoch        uint64   // the publisher's epoch
 	pending      [][]byte // encoded messages awaiting retry, in order
 	pendingBytes int
+	pendingN     atomic.Int64 // len(pending), for Stats without pubMu (a publish may hold it long)
 	kick         chan struct{}
 
 	rcvMu sync.Mutex
@@ -276,6 +277,7 @@ func (l *busLink) enqueue(b []byte) {
 	}
 	l.pending = append(l.pending, b)
 	l.pendingBytes += len(b)
+	l.pendingN.Store(int64(len(l.pending)))
 	select {
 	case l.kick <- struct{}{}:
 	default:
@@ -287,6 +289,7 @@ func (l *busLink) enqueue(b []byte) {
 func (l *busLink) newEpoch(why string) {
 	l.warn("abandoning bus continuity; receivers will flush", "why", why, "queued", len(l.pending))
 	l.pending, l.pendingBytes = nil, 0
+	l.pendingN.Store(0)
 	l.epoch++
 	l.seq, l.sentSeq = 0, 0
 }
@@ -303,11 +306,7 @@ func (l *busLink) breakContinuity(why string) {
 	}
 }
 
-func (l *busLink) pendingCount() int {
-	l.pubMu.Lock()
-	defer l.pubMu.Unlock()
-	return len(l.pending)
-}
+func (l *busLink) pendingCount() int { return int(l.pendingN.Load()) }
 
 // retries sends the queued messages in order, with backoff, until the queue is empty.
 func (l *busLink) retries() {
@@ -347,6 +346,7 @@ func (l *busLink) retryOne() (failed bool) {
 		l.pendingBytes -= len(l.pending[0])
 		l.pending[0] = nil
 		l.pending = l.pending[1:]
+		l.pendingN.Store(int64(len(l.pending)))
 		l.sentSeq++
 		l.hub.stats.published.Add(1)
 	}

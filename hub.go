@@ -364,6 +364,7 @@ func (h *Hub) InvalidateRows(ctx context.Context, changes ...RowChange) error {
 	var names []string
 	var errs []error
 	items := make([]string, 0, len(changes))
+	var stripNames []string
 	unencodable := false
 	for _, rc := range changes {
 		n, err := h.schemes.deps(rc)
@@ -372,12 +373,19 @@ func (h *Hub) InvalidateRows(ctx context.Context, changes ...RowChange) error {
 			errs = append(errs, err)
 		}
 		if h.link != nil {
-			s, err := encodeRowChange(rc)
-			if err != nil {
+			s, stripped, err := wireRowChange(rc)
+			switch {
+			case err != nil:
 				unencodable = true
-				continue
+			case stripped:
+				// Columns too large or of an unsupported type were left out: peers
+				// dirty every scope of the schemes they are in. The entity and
+				// table go as dependencies, in case the key column was one of them.
+				stripNames = append(stripNames, n...)
+				fallthrough
+			default:
+				items = append(items, s)
 			}
-			items = append(items, s)
 		}
 	}
 	if len(names) > 0 {
@@ -395,8 +403,41 @@ func (h *Hub) InvalidateRows(ctx context.Context, changes ...RowChange) error {
 				errs = append(errs, err)
 			}
 		}
+		if len(stripNames) > 0 {
+			if err := h.link.publishItems(ctx, kindInvalidate, "", stripNames); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxWireValue is the longest canonical column value a row change carries on the bus;
+// longer values (an article's body) cannot be scope values worth matching, and are
+// left out.
+const maxWireValue = 1 << 10
+
+// wireRowChange encodes rc for the bus. A column whose value is too long or of a type
+// dependencies cannot hold is left out (stripped), which makes every receiver dirty
+// every scope of the schemes that column is in: less precise, never unsound.
+func wireRowChange(rc RowChange) (s string, stripped bool, err error) {
+	if s, err := encodeRowChange(rc); err == nil {
+		return s, false, nil
+	}
+	strip := func(r Row) Row {
+		if r == nil {
+			return nil
+		}
+		out := make(Row, len(r))
+		for col, v := range r {
+			if b, err := appendValue(nil, v); err == nil && len(b) <= maxWireValue {
+				out[col] = v
+			}
+		}
+		return out
+	}
+	s, err = encodeRowChange(RowChange{Table: rc.Table, Old: strip(rc.Old), New: strip(rc.New)})
+	return s, true, err
 }
 
 // applyRows applies row changes received from a peer.

@@ -118,7 +118,11 @@ func (s *schemes) deps(rc RowChange) ([]string, error) {
 	if ti != nil {
 		key = ti.key
 	}
-	out := []string{Table(rc.Table).s}
+	td := Table(rc.Table)
+	if td.err != nil {
+		return nil, td.err
+	}
+	out := []string{td.s}
 	missingKey := false
 	var errs []error
 	add := func(d Dep) error {
