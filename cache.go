@@ -312,6 +312,9 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 					c.refresh(ctx, key, loader, opts)
 				}
 				r := entryResult(&e)
+				if fill != nil {
+					r.checked = c.t.currentAt(r.recs, r.pos) // I3
+				}
 				c.inherit(fill, key, &r)
 				return r
 			}
@@ -336,7 +339,7 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 	if r.err != nil && fallback != nil && !errors.Is(r.err, ErrNotFound) && c.stillServable(key, fallback) {
 		c.stats.staleServed.Add(1)
 		c.record(EventStaleServed)
-		r = result[V]{val: fallback.val, recs: recsOf(fallback.deps()), pos: fallback.pos(), fresh: true, checked: true}
+		r = result[V]{val: fallback.val, recs: recsOf(fallback.deps()), pos: fallback.pos(), fresh: true}
 	}
 	c.inherit(fill, key, &r)
 	return r
@@ -351,9 +354,9 @@ func (c *Cache[K, V]) inherit(fill *fillState, key K, r *result[V]) {
 	fill.inherit(r.depNames(), c.keyDepNames(key), r.pos, r.checked)
 }
 
-// entryResult is the answer a usable entry gives; it was checked just now.
+// entryResult is the answer a usable entry gives.
 func entryResult[V any](e *entry[V]) result[V] {
-	r := result[V]{val: e.val, recs: recsOf(e.deps()), pos: e.pos(), fresh: true, checked: true}
+	r := result[V]{val: e.val, recs: recsOf(e.deps()), pos: e.pos(), fresh: true}
 	if e.negative() {
 		r.err = ErrNotFound
 	}
@@ -391,8 +394,9 @@ func (c *Cache[K, V]) stillServable(key K, e *entry[V]) bool {
 // options give, here and, through the hub's Bus, by deleting the key from the caches
 // of the same name in other processes. A value built inside a loader from the key's
 // old value is invalidated. The value is taken to be current at the time of the call,
-// unless AsOf says from when it dates: then it is refused (not stored, no error) if a
-// dependency or the key was invalidated after that. A load of key that is in flight
+// unless AsOf says from when it dates: then it is a fill rather than a write (it is
+// stored here only, and invalidates nothing), refused (not stored, no error) if a
+// dependency or the key was invalidated or written after that. A load of key that is in flight
 // will not overwrite it. Concurrent Sets of one key land in either order, as in any
 // cache: writers that race each other must be serialised (a row lock held until the
 // Set returns), or should Invalidate instead of Set.
@@ -422,19 +426,17 @@ func (c *Cache[K, V]) Set(ctx context.Context, key K, value V, opts ...Option) e
 			return nil
 		}
 		pos = min(cfg.asOf, pos)
-		if !c.t.validNames([]string{c.keyDepName(key)}, pos) {
-			c.stats.fenced.Add(1) // the key was written after the value's data was read
-			c.record(EventFenced)
-			return nil
+		// A value dated by AsOf is a fill, not a write: it depends on its key like a
+		// nested value does, so that a write of the key made after pos refuses it,
+		// or kills it if the write's invalidation comes after this store; and it
+		// invalidates nothing itself.
+		if c.l1 != nil {
+			c.store(key, value, false, c.t.intern(append(names, c.keyDepNames(key)...)), pos, nil, cfg)
 		}
+		return nil
 	}
-	stored := false
 	if c.l1 != nil {
-		recs := c.t.intern(names)
-		stored = c.store(key, value, false, recs, pos, nil, cfg)
-	}
-	if !stored && cfg.asOfSet {
-		return nil // refused: nothing changed
+		c.store(key, value, false, c.t.intern(names), pos, nil, cfg)
 	}
 	written := c.keyWritten(key) // I4: after the store was written
 	c.forgetKey(ctx, key, written)

@@ -146,10 +146,10 @@ func (c *Cache[K, V]) load(ctx context.Context, fill *fillState, key K, loader L
 	}
 }
 
-// stillValid reports whether a finished flight's value is valid now. Its records are
-// held while callers wait, so they cannot have been pruned.
+// stillValid reports whether a finished flight's value is current now (I3). Its
+// records are held while callers wait, so they cannot have been pruned.
 func (c *Cache[K, V]) stillValid(f *flight[V]) bool {
-	return !f.fenced && f.keyTomb.Load() <= f.tk.pos && c.t.validAt(f.recs, f.pos)
+	return !f.fenced && f.keyTomb.Load() <= f.tk.pos && c.t.currentAt(f.recs, f.pos)
 }
 
 // leave ends one caller's wait. When the last caller leaves an unfinished load, the

@@ -32,9 +32,10 @@ type memoKey struct {
 }
 
 type memoEntry struct {
-	done  chan struct{}
-	gen   uint64 // the memo's generation when the answer's load began
-	ok    bool   // a remembered answer; false when the load failed or was overtaken
+	done chan struct{} // closed when the answer is settled (remembered or dropped)
+	gen  uint64        // the memo's generation when the answer's load began
+	// Guarded by the memo's lock.
+	ok    bool // a remembered answer; false while loading, or when dropped
 	val   any
 	err   error
 	names []string
@@ -78,12 +79,12 @@ func (m *requestMemo) forget(f memoForget) {
 	f.gen = m.gen
 	oldest := m.gen
 	for k, e := range m.m {
-		select {
-		case <-e.done:
-			if e.ok && f.matches(k, e) {
+		switch {
+		case e.ok:
+			if f.matches(k, e) {
 				delete(m.m, k)
 			}
-		default:
+		default: // still loading: remember checks it against f
 			oldest = min(oldest, e.gen)
 		}
 	}
@@ -138,22 +139,31 @@ func (c *Cache[K, V]) viaMemo(ctx context.Context, st *ctxState, key K, loader L
 			var zero V
 			return zero, ctx.Err()
 		}
-		if !me.ok {
-			continue // that load failed or was overtaken and was forgotten: try again
+		m.mu.Lock()
+		ok, val, err, names, pos := me.ok, me.val, me.err, me.names, me.pos
+		m.mu.Unlock()
+		if !ok {
+			continue // that load failed or was overtaken and was dropped: try again
 		}
 		if st.fill != nil {
 			// I3: an answer re-checked now is current at the fill's position.
 			c.keys.use(c.t)
-			st.fill.inherit(me.names, c.keyDepNames(key), me.pos, c.t.validNames(me.names, me.pos))
+			st.fill.inherit(names, c.keyDepNames(key), pos, c.t.validNames(names, pos))
 		}
-		v, _ := me.val.(V)
-		return v, me.err
+		v, _ := val.(V)
+		return v, err
 	}
 	me := &memoEntry{done: make(chan struct{}), gen: m.gen}
 	m.m[mk] = me
 	m.mu.Unlock()
 
-	defer close(me.done)
+	settled := false
+	defer func() {
+		if !settled { // a panic: readers waiting for the answer load again
+			m.drop(mk, me)
+		}
+		close(me.done)
+	}()
 	r := c.getOrLoad(ctx, st, key, loader, opts)
 	pause(pointMemoHandoff)
 	if r.err == nil || errors.Is(r.err, ErrNotFound) {
@@ -161,5 +171,6 @@ func (c *Cache[K, V]) viaMemo(ctx context.Context, st *ctxState, key K, loader L
 	} else {
 		m.drop(mk, me)
 	}
+	settled = true
 	return r.val, r.err
 }

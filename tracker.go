@@ -58,8 +58,12 @@ const trackerShards = 64
 // A depRecord is the interned state of one dependency.
 type depRecord struct {
 	tomb atomic.Uint64 // highest position at which the dependency was invalidated
-	refs atomic.Int64  // live entries (and stores in progress) pointing at the record
-	name string        // canonical form
+	// pending counts invalidations of the dependency that have begun and not yet
+	// written their tombstone (I1): a nested read must not take the record for
+	// current while one has (currentAt).
+	pending atomic.Int32
+	refs    atomic.Int64 // live entries (and stores in progress) pointing at the record
+	name    string       // canonical form
 }
 
 type recShard struct {
@@ -131,26 +135,47 @@ func (t *tracker) end(tk *fillTicket) {
 
 // invalidate applies an invalidation of the named dependencies at a new position and
 // returns it. It costs O(len(names)) map lookups.
+//
+// It marks the records pending before it takes the position and clears the marks once
+// the tombstones are written, so that a reader who reads a position p, then finds a
+// record neither pending nor invalidated after its entry, knows that every
+// invalidation at or before p is reflected in that entry (see currentAt, I3).
 func (t *tracker) invalidate(names []string) uint64 {
-	p := t.pos.Add(1)
+	var marked [8]*depRecord
+	recs := marked[:0]
 	for _, name := range names {
+		sh := t.shardOf(name)
+		sh.mu.Lock()
+		r := sh.m[name]
+		if r == nil && t.running.Load() != 0 {
+			// Keep a record so that the running fills see the invalidation exactly;
+			// prune drops it once they are done.
+			r = &depRecord{name: name}
+			r.tomb.Store(t.prunedFor(name).Load())
+			sh.m[name] = r
+		}
+		if r != nil {
+			r.pending.Add(1) // prune keeps a pending record
+		}
+		sh.mu.Unlock()
+		recs = append(recs, r)
+	}
+	p := t.pos.Add(1)
+	for i, name := range names {
 		sh := t.shardOf(name)
 		sh.mu.Lock()
 		// I1: the tombstone (or prunedMax, for a dependency left without a record) is
 		// written before the shard lock is released, so neither prune nor intern can
 		// see the record, or its absence, without it.
-		if r := sh.m[name]; r != nil {
+		if r := recs[i]; r != nil {
 			maxStore(&r.tomb, p)
-		} else if t.running.Load() == 0 {
-			// Nothing holds the dependency and no fill is running: a fill that
-			// registers after the Load above reads a position of at least p.
-			maxStore(t.prunedFor(name), p)
+			r.pending.Add(-1)
+		} else if r := sh.m[name]; r != nil {
+			maxStore(&r.tomb, p) // created since by intern, from prunedMax
 		} else {
-			// Keep a record so that the running fills see the invalidation exactly;
-			// prune drops it once they are done.
-			r := &depRecord{name: name}
-			r.tomb.Store(p)
-			sh.m[name] = r
+			// Nothing held the dependency and no fill was running: a fill that
+			// registered after the Load above read a position of at least p.
+			maxStore(t.prunedFor(name), p)
 		}
 		sh.mu.Unlock()
 		pause(pointInvalidated)
@@ -204,9 +229,25 @@ func (t *tracker) validAt(recs []*depRecord, pos uint64) bool {
 	return true
 }
 
+// currentAt reports whether a value filled at pos with dependencies recs reflects
+// every invalidation whose position was taken before the call: valid, and no
+// invalidation of its dependencies half done (I3). Each record's pending mark is read
+// before its tombstone, which an invalidation writes before it clears the mark.
+func (t *tracker) currentAt(recs []*depRecord, pos uint64) bool {
+	if pos < t.floor.Load() {
+		return false
+	}
+	for _, r := range recs {
+		if r.pending.Load() != 0 || r.tomb.Load() > pos {
+			return false
+		}
+	}
+	return true
+}
+
 // validNames reports whether a value filled at pos with the named dependencies is
-// still valid, without interning anything: a dependency without a record reads as
-// prunedMax, an upper bound of its tombstone (I1).
+// current, as currentAt does, without interning anything: a dependency without a
+// record reads as prunedMax, an upper bound of its tombstone (I1).
 func (t *tracker) validNames(names []string, pos uint64) bool {
 	if pos < t.floor.Load() {
 		return false
@@ -215,13 +256,15 @@ func (t *tracker) validNames(names []string, pos uint64) bool {
 		sh := t.shardOf(name)
 		sh.mu.Lock()
 		var tomb uint64
+		pending := false
 		if r := sh.m[name]; r != nil {
+			pending = r.pending.Load() != 0
 			tomb = r.tomb.Load()
 		} else {
 			tomb = t.prunedFor(name).Load()
 		}
 		sh.mu.Unlock()
-		if tomb > pos {
+		if pending || tomb > pos {
 			return false
 		}
 	}
@@ -274,7 +317,7 @@ func (t *tracker) prune() int {
 			// refs only rises under the shard lock (intern), so a zero seen here stays
 			// zero until the record is gone from the map.
 			tomb := r.tomb.Load()
-			if r.refs.Load() == 0 && tomb <= oldest {
+			if r.refs.Load() == 0 && r.pending.Load() == 0 && tomb <= oldest {
 				// I1: prunedMax takes the tombstone over before the lock is released.
 				maxStore(t.prunedFor(name), tomb)
 				delete(sh.m, name)
