@@ -128,13 +128,15 @@ func (c *Cache[K, V]) load(ctx context.Context, fill *fillState, key K, loader L
 			return result[V]{err: ctx.Err()}
 		}
 		// G0': a caller that started after an invalidation may take the result of a
-		// load that began before it only if the load's value is still valid now.
-		// Errors other than ErrNotFound are not values and are shared as they are.
-		// The check runs before leave: the flight holds its records while any caller
-		// waits, so they cannot be released or pruned under it.
+		// load whose value dates from before it (its effective position f.pos: the
+		// fill position, or older when a nested read could not be checked, I3) only
+		// if the value is still current now. Errors other than ErrNotFound are not
+		// values and are shared as they are. The check runs before leave: the flight
+		// holds its records while any caller waits, so they cannot be released or
+		// pruned under it.
 		valueResult := f.panicked == nil && (f.err == nil || errors.Is(f.err, ErrNotFound))
-		checked := valueResult && (start > f.tk.pos || fill != nil) && c.stillValid(f)
-		retry := valueResult && start > f.tk.pos && !checked
+		checked := valueResult && (start > f.pos || fill != nil) && c.stillValid(f)
+		retry := valueResult && start > f.pos && !checked
 		c.leave(sh, key, f)
 		if f.panicked != nil {
 			panic(f.panicked)
