@@ -82,7 +82,7 @@ func (c *Cache[K, V]) callConfig(opts []Option, forSet bool) (callConfig, error)
 		return cfg, fmt.Errorf("fresh: StaleIfError %v is not in [0, %v]", cfg.staleGrace, maxLifetime)
 	case cfg.asOfSet && !forSet:
 		return cfg, errors.New("fresh: AsOf applies to Set only (GetOrLoad fences its loads itself)")
-	case cfg.staleGrace > 0 && !(cfg.ttl > 0 || (!cfg.ttlSet && c.o.TTL > 0)):
+	case cfg.staleGrace > 0 && cfg.ttl <= 0 && (cfg.ttlSet || c.o.TTL <= 0):
 		return cfg, errors.New("fresh: StaleIfError needs a TTL (the call's or Options.TTL): it serves a value past its expiry")
 	}
 	for _, d := range cfg.deps {

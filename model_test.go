@@ -294,7 +294,7 @@ func (m *model) write(ctx context.Context, r *rand.Rand, req *required) {
 		m.items.Flush(ctx)
 		m.hub.Invalidate(ctx, scopes...)
 	case 5:
-		m.items.InvalidatePattern(ctx, strconv.Itoa(k))
+		_ = m.items.InvalidatePattern(ctx, strconv.Itoa(k))
 		m.hub.Invalidate(ctx, scopes...)
 	}
 	maxStore(&s.doneItem[k], nv)
@@ -325,7 +325,7 @@ func (m *model) worker(seed uint64, stop <-chan struct{}) {
 		case n < 16:
 			m.setAsOf(ctx, r)
 		case n < 17:
-			m.pages.InvalidatePattern(ctx, strconv.Itoa(r.IntN(modelItems)))
+			_ = m.pages.InvalidatePattern(ctx, strconv.Itoa(r.IntN(modelItems)))
 		default:
 			// A request: its reads see at least what had returned when it began,
 			// and its own writes.
@@ -412,7 +412,7 @@ func TestModel(t *testing.T) {
 		t.Errorf("a cache never hit: the checker explored nothing cached")
 	}
 	if m.stale.Load() > 0 {
-		t.Fatal(fmt.Sprintf("%d stale reads (seed %d)", m.stale.Load(), seed))
+		t.Fatalf("%d stale reads (seed %d)", m.stale.Load(), seed)
 	}
 }
 

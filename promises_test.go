@@ -70,7 +70,7 @@ func TestAbandonedLoadNeverStores(t *testing.T) {
 		"Delete":            func(c *Cache[string, int]) { c.Delete(ctx, "k") },
 		"Set":               func(c *Cache[string, int]) { c.Set(ctx, "k", 2) },
 		"Flush":             func(c *Cache[string, int]) { c.Flush(ctx) },
-		"InvalidatePattern": func(c *Cache[string, int]) { c.InvalidatePattern(ctx, "k*") },
+		"InvalidatePattern": func(c *Cache[string, int]) { _ = c.InvalidatePattern(ctx, "k*") },
 		"Close":             func(c *Cache[string, int]) {},
 	}
 	for name, write := range writes {
@@ -254,7 +254,7 @@ func TestNestedKeyWrites(t *testing.T) {
 		"Delete":  func(c *Cache[string, int]) { c.Delete(ctx, "i") },
 		"Set":     func(c *Cache[string, int]) { c.Set(ctx, "i", 5) },
 		"Flush":   func(c *Cache[string, int]) { c.Flush(ctx) },
-		"Pattern": func(c *Cache[string, int]) { c.InvalidatePattern(ctx, "i") },
+		"Pattern": func(c *Cache[string, int]) { _ = c.InvalidatePattern(ctx, "i") },
 	}
 	for name, write := range writes {
 		t.Run(name, func(t *testing.T) {
@@ -351,7 +351,9 @@ func TestSchemesAreShared(t *testing.T) {
 func TestRowValuesCanonical(t *testing.T) {
 	ctx := context.Background()
 	var fromJSON map[string]any
-	json.Unmarshal([]byte(`{"id": 42, "author": 7, "published": true}`), &fromJSON)
+	if err := json.Unmarshal([]byte(`{"id": 42, "author": 7, "published": true}`), &fromJSON); err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string]struct {
 		dep Dep
 		row Row
