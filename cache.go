@@ -467,7 +467,13 @@ func (c *Cache[K, V]) store(key K, val V, neg bool, recs []*depRecord, pos uint6
 		return false
 	}
 	switch {
-	case c.l1 == nil || c.closed.Load() || (neg && c.o.NegativeTTL < 0):
+	case c.l1 != nil && neg && c.o.NegativeTTL < 0:
+		// Not cached, but the value it replaces is gone: StaleIfError must not bring
+		// it back.
+		c.t.release(recs)
+		c.l1.Invalidate(key)
+		return false
+	case c.l1 == nil || c.closed.Load():
 		c.t.release(recs)
 		return false
 	case c.o.MaxCost > 0 && uint64(c.o.Cost(key, val)) > c.o.MaxCost:
@@ -513,11 +519,12 @@ func (c *Cache[K, V]) extFor(recs []*depRecord, neg bool, cfg callConfig) *metaE
 	now := c.now()
 	x := &metaExt{deps: depArray(recs)}
 	ttl := c.o.TTL
-	if neg {
-		ttl = c.o.NegativeTTL
-	}
 	if cfg.ttlSet {
 		ttl = cfg.ttl
+	}
+	if neg && (ttl <= 0 || c.o.NegativeTTL < ttl) {
+		// A not-found lives NegativeTTL at most, whatever the call's TTL says.
+		ttl = c.o.NegativeTTL
 	}
 	x.lifetime = ttl
 	if ttl == 0 {

@@ -32,6 +32,10 @@ type fillState struct {
 	key     any        // the key it loads
 	parent  *fillState // the fill whose loader started this one, if any
 
+	// waits holds the fills of the loads this fill's loader waits for (guarded by
+	// waitMu), so that a cycle closed through a load someone else started is found.
+	waits map[*fillState]int
+
 	mu    sync.Mutex
 	names []string // canonical names, each once, scheme names included
 	pos   uint64
@@ -50,6 +54,53 @@ func (f *fillState) fail(err error) {
 	defer f.mu.Unlock()
 	if f.err == nil {
 		f.err = err
+	}
+}
+
+// waitMu guards every fill's waits: the graph of loads waiting for loads.
+var waitMu sync.Mutex
+
+// waitFor records that f's loader waits for the load of g, or reports false when g
+// waits, directly or through other loads, for f: waiting would never end.
+func (f *fillState) waitFor(g *fillState) bool {
+	waitMu.Lock()
+	defer waitMu.Unlock()
+	seen := map[*fillState]bool{}
+	var reaches func(x *fillState) bool
+	reaches = func(x *fillState) bool {
+		if x == f {
+			return true
+		}
+		if seen[x] {
+			return false
+		}
+		seen[x] = true
+		for y := range x.waits {
+			if reaches(y) {
+				return true
+			}
+		}
+		return false
+	}
+	if reaches(g) {
+		return false
+	}
+	if f.waits == nil {
+		f.waits = make(map[*fillState]int)
+	}
+	f.waits[g]++
+	return true
+}
+
+// waited ends a wait recorded by waitFor. f may be nil (a read outside a loader).
+func (f *fillState) waited(g *fillState) {
+	if f == nil {
+		return
+	}
+	waitMu.Lock()
+	defer waitMu.Unlock()
+	if f.waits[g]--; f.waits[g] <= 0 {
+		delete(f.waits, g)
 	}
 }
 

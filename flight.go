@@ -3,6 +3,7 @@ package fresh
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"math"
 	"runtime/debug"
@@ -29,6 +30,7 @@ type flightShard[K comparable, V any] struct {
 type flight[V any] struct {
 	done   chan struct{}
 	tk     *fillTicket // carries the fill position
+	fs     *fillState  // what the loader depends on
 	cancel context.CancelFunc
 
 	// keyTomb is the position of a Delete or Set of the key made while the load ran,
@@ -121,12 +123,18 @@ func (c *Cache[K, V]) load(ctx context.Context, fill *fillState, key K, loader L
 		f.waiters++
 		sh.mu.Unlock()
 
+		if fill != nil && !fill.waitFor(f.fs) {
+			c.leave(sh, key, f)
+			return result[V]{err: fmt.Errorf("%w: key %v (through a load another caller started)", ErrLoadCycle, key)}
+		}
 		select {
 		case <-f.done:
 		case <-ctx.Done():
+			fill.waited(f.fs)
 			c.leave(sh, key, f)
 			return result[V]{err: ctx.Err()}
 		}
+		fill.waited(f.fs)
 		// G0': a caller that started after an invalidation may take the result of a
 		// load whose value dates from before it (its effective position f.pos: the
 		// fill position, or older when a nested read could not be checked, I3) only
@@ -201,11 +209,12 @@ func (c *Cache[K, V]) startFlight(ctx context.Context, parent *fillState, sh *fl
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stopLife := context.AfterFunc(c.life, cancel)
 	f := &flight[V]{done: make(chan struct{}), cancel: cancel, tk: c.t.begin(h)}
+	f.fs = &fillState{schemes: &c.hub.schemes, pos: f.tk.pos, cache: c, key: key, parent: parent}
 	if old := sh.m[key]; old != nil {
 		old.detached = true
 	}
 	sh.m[key] = f
-	go c.run(lctx, stopLife, sh, key, f, loader, cfg, parent)
+	go c.run(lctx, stopLife, sh, key, f, loader, cfg)
 	return f
 }
 
@@ -235,8 +244,8 @@ func (c *Cache[K, V]) refresh(ctx context.Context, key K, loader Loader[K, V], o
 }
 
 // run executes the loader of flight f and stores its result.
-func (c *Cache[K, V]) run(lctx context.Context, stopLife func() bool, sh *flightShard[K, V], key K, f *flight[V], loader Loader[K, V], cfg callConfig, parent *fillState) {
-	fs := &fillState{schemes: &c.hub.schemes, pos: f.tk.pos, cache: c, key: key, parent: parent}
+func (c *Cache[K, V]) run(lctx context.Context, stopLife func() bool, sh *flightShard[K, V], key K, f *flight[V], loader Loader[K, V], cfg callConfig) {
+	fs := f.fs
 	fs.declare(cfg.deps)
 	// The loader's context carries its fill and nothing of the caller's request
 	// scope: a flight is shared by requests, and a memo answer of one request must

@@ -35,7 +35,9 @@ type memoEntry struct {
 	done chan struct{} // closed when the answer is settled (remembered or dropped)
 	gen  uint64        // the memo's generation when the answer's load began
 	// Guarded by the memo's lock.
-	ok    bool // a remembered answer; false while loading, or when dropped
+	ok    bool  // a remembered answer; false while loading, or when dropped
+	fail  error // the load failed: the readers that waited for it get this error
+	panic any   // the load panicked: the readers that waited for it panic with this
 	val   any
 	err   error
 	names []string
@@ -111,9 +113,11 @@ func (m *requestMemo) remember(k memoKey, e *memoEntry, val any, err error, name
 	e.val, e.err, e.pos, e.ok = val, err, pos, true
 }
 
-func (m *requestMemo) drop(k memoKey, e *memoEntry) {
+// failed drops an answer whose load failed, handing err to the readers waiting for it.
+func (m *requestMemo) failed(k memoKey, e *memoEntry, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	e.fail = err
 	m.dropLocked(k, e)
 }
 
@@ -140,10 +144,19 @@ func (c *Cache[K, V]) viaMemo(ctx context.Context, st *ctxState, key K, loader L
 			return zero, ctx.Err()
 		}
 		m.mu.Lock()
-		ok, val, err, names, pos := me.ok, me.val, me.err, me.names, me.pos
+		ok, val, err, names, pos, fail, p := me.ok, me.val, me.err, me.names, me.pos, me.fail, me.panic
 		m.mu.Unlock()
+		if p != nil {
+			panic(p) // as joined callers of a panicking load do
+		}
+		if fail != nil {
+			// The load this reader waited for failed: it shares the error, as joined
+			// callers of a load do (a later read of the request tries again).
+			var zero V
+			return zero, fail
+		}
 		if !ok {
-			continue // that load failed or was overtaken and was dropped: try again
+			continue // that answer was overtaken by a write of the request: load again
 		}
 		if st.fill != nil {
 			// I3: an answer re-checked now is current at the fill's position.
@@ -159,17 +172,29 @@ func (c *Cache[K, V]) viaMemo(ctx context.Context, st *ctxState, key K, loader L
 
 	settled := false
 	defer func() {
-		if !settled { // a panic: readers waiting for the answer load again
-			m.drop(mk, me)
+		if !settled { // a panic: readers waiting for the answer panic with it too
+			v := recover()
+			m.mu.Lock()
+			me.panic = v
+			m.dropLocked(mk, me)
+			m.mu.Unlock()
+			close(me.done)
+			if v != nil { // nil: runtime.Goexit, which goes on by itself
+				panic(v)
+			}
+			return
 		}
 		close(me.done)
 	}()
 	r := c.getOrLoad(ctx, st, key, loader, opts)
 	pause(pointMemoHandoff)
-	if r.err == nil || errors.Is(r.err, ErrNotFound) {
+	switch {
+	case r.err == nil || errors.Is(r.err, ErrNotFound):
 		m.remember(mk, me, r.val, r.err, r.depNames(), r.pos)
-	} else {
-		m.drop(mk, me)
+	case ctx.Err() != nil && errors.Is(r.err, ctx.Err()):
+		m.failed(mk, me, nil) // this reader gave up: the others load for themselves
+	default:
+		m.failed(mk, me, r.err)
 	}
 	settled = true
 	return r.val, r.err
