@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,7 +70,7 @@ type Hub struct {
 	mu       sync.Mutex
 	views    map[string]view
 	unnamed  uint64
-	closed   bool
+	closed   atomic.Bool   // set under mu; read without it by every invalidation
 	pruneOff chan struct{} // closes to stop the prune loop; nil while it is not running
 	pruneEnd chan struct{} // closed when the prune loop has returned
 
@@ -218,7 +220,7 @@ func (o *HubOptions) validate() error {
 func (h *Hub) register(name string, mk func(name string) view) (view, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
+	if h.closed.Load() {
 		return nil, ErrClosed
 	}
 	if name == "" {
@@ -344,7 +346,7 @@ func (h *Hub) invalidateLocal(ctx context.Context, names []string) error {
 	}
 	h.t.invalidate(names)
 	if st := stateOf(ctx); st != nil && st.memo != nil {
-		st.memo.forget(memoForget{names: names})
+		st.memo.forget(memoForget{names: slices.Clone(names)})
 	}
 	return nil
 }
@@ -487,11 +489,7 @@ func (h *Hub) flushAll() {
 	}
 }
 
-func (h *Hub) isClosed() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.closed
-}
+func (h *Hub) isClosed() bool { return h.closed.Load() }
 
 // Stats returns a snapshot of the hub's counters. Counters of the caches' reads and
 // loads are in each Cache's Stats, and only there.
@@ -531,11 +529,11 @@ func (h *Hub) Close(ctx context.Context) error {
 		return errors.New("fresh: the default hub cannot be closed (close its caches instead)")
 	}
 	h.mu.Lock()
-	if h.closed {
+	if h.closed.Load() {
 		h.mu.Unlock()
 		return nil
 	}
-	h.closed = true
+	h.closed.Store(true)
 	h.mu.Unlock()
 	var errs []error
 	for _, v := range h.allViews() {

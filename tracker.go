@@ -162,15 +162,21 @@ func (t *tracker) invalidate(names []string) uint64 {
 	}
 	p := t.pos.Add(1)
 	for i, name := range names {
-		sh := t.shardOf(name)
-		sh.mu.Lock()
-		// I1: the tombstone (or prunedMax, for a dependency left without a record) is
-		// written before the shard lock is released, so neither prune nor intern can
-		// see the record, or its absence, without it.
 		if r := recs[i]; r != nil {
+			// I1: prune keeps a pending record, so the tombstone is written to the
+			// record the map holds, before the mark that hides it from nested reads
+			// is cleared; no lock is needed.
 			maxStore(&r.tomb, p)
 			r.pending.Add(-1)
-		} else if r := sh.m[name]; r != nil {
+			pause(pointInvalidated)
+			continue
+		}
+		sh := t.shardOf(name)
+		sh.mu.Lock()
+		// I1: for a dependency that had no record, the tombstone (or prunedMax) is
+		// written before the shard lock is released, so neither prune nor intern can
+		// see the record, or its absence, without it.
+		if r := sh.m[name]; r != nil {
 			maxStore(&r.tomb, p) // created since by intern, from prunedMax
 		} else {
 			// Nothing held the dependency and no fill was running: a fill that
