@@ -25,6 +25,10 @@ type callConfig struct {
 func DependsOn(deps ...Dep) Option {
 	deps = slices.Clone(deps) // the option may be used after the caller reuses its slice
 	return func(c *callConfig) {
+		if c.deps == nil {
+			c.deps = slices.Clip(deps) // the option's own copy; a later append copies it
+			return
+		}
 		c.deps = append(slices.Clip(c.deps), deps...)
 	}
 }
