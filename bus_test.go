@@ -113,10 +113,11 @@ func TestBusLossFlushes(t *testing.T) {
 }
 
 // switchBus wraps a bus and can stop delivering (silently, as a dead subscription
-// would) or fail publishing.
+// would) or fail publishing; it counts publishes.
 type switchBus struct {
 	fresh.Bus
 	deaf, failing atomic.Bool
+	publishes     atomic.Int64
 }
 
 type switchHandler struct {
@@ -135,6 +136,7 @@ func (s *switchBus) Subscribe(ctx context.Context, h fresh.Handler) (fresh.Subsc
 }
 
 func (s *switchBus) Publish(ctx context.Context, m []byte) error {
+	s.publishes.Add(1)
 	if s.failing.Load() {
 		return errors.New("bus down")
 	}

@@ -236,8 +236,17 @@ type countingRecorder struct {
 
 func (r *countingRecorder) Record(ev fresh.Event) {
 	r.mu.Lock()
+	if r.events == nil {
+		r.events = map[fresh.Event]int{}
+	}
 	r.events[ev]++
 	r.mu.Unlock()
+}
+
+func (r *countingRecorder) count(ev fresh.Event) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.events[ev]
 }
 
 func (r *countingRecorder) RecordLoad(time.Duration, error) {

@@ -64,34 +64,6 @@ func pPoll(d time.Duration, cond func() bool) bool {
 	}
 }
 
-// pRecorder counts the events and loads a Recorder is told about.
-type pRecorder struct {
-	mu     sync.Mutex
-	events map[fresh.Event]int
-	loads  int
-}
-
-func (r *pRecorder) Record(ev fresh.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.events == nil {
-		r.events = map[fresh.Event]int{}
-	}
-	r.events[ev]++
-}
-
-func (r *pRecorder) RecordLoad(time.Duration, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.loads++
-}
-
-func (r *pRecorder) count(ev fresh.Event) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.events[ev]
-}
-
 // pLogs is a slog.Handler that keeps the messages it is given.
 type pLogs struct {
 	mu   sync.Mutex
@@ -135,34 +107,6 @@ func (c *pClock) advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
-}
-
-// pBus wraps a Bus: it counts publishes and can stop delivering, silently, as a dead
-// subscription would.
-type pBus struct {
-	fresh.Bus
-	deaf      atomic.Bool
-	publishes atomic.Int64
-}
-
-type pHandler struct {
-	fresh.Handler
-	b *pBus
-}
-
-func (h pHandler) HandleMessage(m []byte) {
-	if !h.b.deaf.Load() {
-		h.Handler.HandleMessage(m)
-	}
-}
-
-func (b *pBus) Publish(ctx context.Context, m []byte) error {
-	b.publishes.Add(1)
-	return b.Bus.Publish(ctx, m)
-}
-
-func (b *pBus) Subscribe(ctx context.Context, h fresh.Handler) (fresh.Subscription, error) {
-	return b.Bus.Subscribe(ctx, pHandler{h, b})
 }
 
 // pLocalBus returns a LocalBus closed when the test ends.
@@ -1785,7 +1729,7 @@ func TestP31EveryOptionDoesSomething(t *testing.T) {
 			}
 		}},
 		{"Options.Recorder", func(t *testing.T) {
-			rec := &pRecorder{}
+			rec := &countingRecorder{}
 			c := newCache(t, fresh.Options[string, int]{Recorder: rec})
 			c.GetOrLoad(ctx, "k", one)
 			c.GetOrLoad(ctx, "k", one)
@@ -1969,7 +1913,7 @@ func TestP31EveryOptionDoesSomething(t *testing.T) {
 			}
 		}},
 		{"HubOptions.MaxStaleness", func(t *testing.T) {
-			pb := &pBus{Bus: pLocalBus(t)}
+			pb := &switchBus{Bus: pLocalBus(t)}
 			h := newHub(t, fresh.HubOptions{Bus: pb, MaxStaleness: 200 * time.Millisecond, Logger: slog.New(&pLogs{})})
 			c := newCache(t, fresh.Options[string, int]{Hub: h, Name: "x"})
 			if !pPoll(2*time.Second, func() bool { return !h.Stats().Suspended }) {
@@ -1985,7 +1929,7 @@ func TestP31EveryOptionDoesSomething(t *testing.T) {
 			}
 		}},
 		{"HubOptions.Heartbeat", func(t *testing.T) {
-			pb := &pBus{Bus: pLocalBus(t)}
+			pb := &switchBus{Bus: pLocalBus(t)}
 			newHub(t, fresh.HubOptions{Bus: pb, MaxStaleness: 5 * time.Second, Heartbeat: 10 * time.Millisecond})
 			time.Sleep(300 * time.Millisecond) // the default heartbeat, MaxStaleness/5, is 1s
 			if n := pb.publishes.Load(); n < 5 {
@@ -2027,7 +1971,7 @@ func TestP31EveryOptionDoesSomething(t *testing.T) {
 		}},
 		{"HubOptions.Recorder", func(t *testing.T) {
 			bus := pLocalBus(t)
-			rec := &pRecorder{}
+			rec := &countingRecorder{}
 			newHub(t, fresh.HubOptions{Bus: bus, Recorder: rec})
 			bus.Publish(ctx, []byte("garbage"))
 			if !pPoll(2*time.Second, func() bool { return rec.count(fresh.EventDropped) == 1 }) {
