@@ -33,6 +33,9 @@ type Cache[K comparable, V any] struct {
 	rec     Recorder
 	keys    keyDeps
 
+	sl *storeLink     // the hub's Store, or nil (none, or Options.Local)
+	vc valueCodec[V] // with sl
+
 	// storeExpires reports that the store expires entries; otherwise entries with a
 	// lifetime carry their deadline (metaExt.expireAt).
 	storeExpires bool
@@ -65,6 +68,10 @@ func New[K comparable, V any](o Options[K, V]) (*Cache[K, V], error) {
 		rec:   o.Recorder,
 	}
 	c.life, c.endLife = context.WithCancel(context.Background())
+	if o.Hub.store != nil && !o.Local {
+		c.sl = o.Hub.store
+		c.vc = newValueCodec(o.Codec, o.ValueVersion)
+	}
 	c.flights.init()
 	for _, ts := range o.Tables {
 		if err := o.Hub.schemes.register(ts); err != nil {
@@ -102,6 +109,11 @@ func New[K comparable, V any](o Options[K, V]) (*Cache[K, V], error) {
 	if _, err := o.Hub.register(o.Name, func(name string) view {
 		c.name = name
 		c.keys.init(name)
+		if o.Hub.store != nil {
+			// Entries from the store may depend on this cache's keys (nested values
+			// built in other processes): writes of them must always be applied.
+			c.keys.use(c.t)
+		}
 		return c
 	}); err != nil {
 		c.shutdownL1()
@@ -280,7 +292,8 @@ type result[V any] struct {
 	names []string // dependencies, when the value came from a load
 	recs  []*depRecord
 	pos   uint64
-	fresh bool // names/recs/pos describe the value (false for errors)
+	l2    Position // the Store position the value is current at (fillState.l2)
+	fresh bool     // names/recs/pos describe the value (false for errors)
 	// checked says that the value was found valid after the call began, so that it
 	// is current at any position taken before the call (I3).
 	checked bool
@@ -351,12 +364,15 @@ func (c *Cache[K, V]) inherit(fill *fillState, key K, r *result[V]) {
 	if fill == nil || !r.fresh {
 		return
 	}
-	fill.inherit(r.depNames(), c.keyDepNames(key), r.pos, r.checked)
+	fill.inherit(r.depNames(), c.keyDepNames(key), r.pos, r.checked, r.l2)
 }
 
 // entryResult is the answer a usable entry gives.
 func entryResult[V any](e *entry[V]) result[V] {
 	r := result[V]{val: e.val, recs: recsOf(e.deps()), pos: e.pos(), fresh: true}
+	if x := e.ext(); x != nil {
+		r.l2 = x.l2
+	}
 	if e.negative() {
 		r.err = ErrNotFound
 	}
@@ -415,6 +431,13 @@ func (c *Cache[K, V]) Set(ctx context.Context, key K, value V, opts ...Option) e
 	if err != nil {
 		return err
 	}
+	var blob []byte
+	if c.sl != nil && !cfg.asOfSet {
+		// Encoded first: a value that cannot be shared changes nothing.
+		if blob, err = c.vc.encode(value, false); err != nil {
+			return err
+		}
+	}
 	// Fence loads of key that are in flight: they read older data than value (I2).
 	pos := c.flights.fence(c, key)
 	if cfg.asOfSet {
@@ -440,6 +463,11 @@ func (c *Cache[K, V]) Set(ctx context.Context, key K, value V, opts ...Option) e
 	}
 	written := c.keyWritten(key) // I4: after the store was written
 	c.forgetKey(ctx, key, written)
+	if c.sl != nil {
+		// This hub, then the Store, then the Bus (storeLink): the write kills the
+		// key's entry there and its dependents, then stores value after it.
+		c.setStore(ctx, key, blob, names, c.storeWritten(ctx, key), cfg)
+	}
 	return c.publishKey(ctx, key)
 }
 
@@ -486,7 +514,7 @@ func (c *Cache[K, V]) store(key K, val V, neg bool, recs []*depRecord, pos uint6
 	if neg {
 		e.word |= negBit
 	}
-	if cfg.ttlSet || cfg.staleGrace > 0 || cfg.refreshAfter > 0 || (neg && !c.storeExpires) {
+	if cfg.ttlSet || cfg.staleGrace > 0 || cfg.refreshAfter > 0 || (neg && !c.storeExpires) || cfg.l2.Epoch != 0 {
 		e.p = unsafe.Pointer(c.extFor(recs, neg, cfg))
 		e.word |= extBit
 	} else {
@@ -517,7 +545,7 @@ func (c *Cache[K, V]) store(key K, val V, neg bool, recs []*depRecord, pos uint6
 // extFor builds the per-call metadata of an entry.
 func (c *Cache[K, V]) extFor(recs []*depRecord, neg bool, cfg callConfig) *metaExt {
 	now := c.now()
-	x := &metaExt{deps: depArray(recs)}
+	x := &metaExt{deps: depArray(recs), l2: cfg.l2}
 	ttl := c.o.TTL
 	if cfg.ttlSet {
 		ttl = cfg.ttl
@@ -555,6 +583,7 @@ func (c *Cache[K, V]) Delete(ctx context.Context, key K) error {
 	}
 	written := c.deleteLocal(key)
 	c.forgetKey(ctx, key, written)
+	c.storeWritten(ctx, key) // this hub, then the Store, then the Bus (storeLink)
 	return c.publishKey(ctx, key)
 }
 
@@ -655,6 +684,13 @@ func (c *Cache[K, V]) Stats() Stats {
 		Refreshes:   c.stats.refreshes.Load(),
 		Evictions:   c.stats.evictions.Load(),
 		Expirations: c.stats.expirations.Load(),
+
+		StoreHits:    c.stats.storeHits.Load(),
+		StoreMisses:  c.stats.storeMisses.Load(),
+		StoreFills:   c.stats.storeFills.Load(),
+		StoreFenced:  c.stats.storeFenced.Load(),
+		StoreForeign: c.stats.storeForeign.Load(),
+		LeaseWaits:   c.stats.leaseWaits.Load(),
 	}
 	if c.l1 != nil {
 		s.Entries = c.l1.EstimatedSize()

@@ -18,6 +18,7 @@ type callConfig struct {
 	staleGrace   time.Duration
 	asOf         uint64
 	asOfSet      bool
+	l2           Position // internal: the Store position of a value filled through it
 }
 
 // DependsOn declares dependencies of the value: invalidating any of them stops the

@@ -31,6 +31,7 @@ type metaExt struct {
 	freshUntil int64          // unix ns after which only a failed reload may serve it; 0: none
 	refreshAt  int64          // unix ns after which a read reloads it in the background; 0: none
 	expireAt   int64          // unix ns after which it is gone, when the store does not expire entries; 0: none
+	l2         Position       // the Store position the value is current at (fillState.l2); zero: none
 }
 
 func (e *entry[V]) pos() uint64 { return e.word & posMask }

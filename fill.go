@@ -40,6 +40,34 @@ type fillState struct {
 	names []string // canonical names, each once, scheme names included
 	pos   uint64
 	err   error // the first invalid dependency, or a misuse
+
+	// l2 is the Store position the value is current at: the store's position read
+	// before the loader ran, lowered to that of each nested value read (an entry
+	// from the store is current at its fill position, a value loaded at the position
+	// its load read). Zero (Epoch 0) when the value cannot go to the store: no store
+	// position could be read, or a nested value had none or one of another epoch.
+	// An L1 entry lags the store by up to the bus's delay, so its value may be older
+	// than the store's current position: only its own store position is safe.
+	l2 Position
+}
+
+// setStore sets the store position a fill begins at.
+func (f *fillState) setStore(p Position) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.l2 = p
+}
+
+// lowerStore lowers the fill's store position to that of a nested value (see l2).
+// Called with f.mu held.
+func (f *fillState) lowerStoreLocked(p Position) {
+	switch {
+	case f.l2.Epoch == 0:
+	case p.Epoch != f.l2.Epoch:
+		f.l2 = Position{}
+	case p.Pos < f.l2.Pos:
+		f.l2.Pos = p.Pos
+	}
 }
 
 func (f *fillState) addName(n string) {
@@ -158,9 +186,10 @@ func appendDepNames(names []string, deps []Dep, s *schemes) ([]string, error) {
 // was read under (I4). A value checked after the read began is current at the fill's
 // position, which it leaves alone; any other value lowers the fill's position to its
 // own (I3).
-func (f *fillState) inherit(names, keyNames []string, pos uint64, checked bool) {
+func (f *fillState) inherit(names, keyNames []string, pos uint64, checked bool, l2 Position) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lowerStoreLocked(l2)
 	for _, n := range names {
 		f.addName(n)
 	}
@@ -172,10 +201,10 @@ func (f *fillState) inherit(names, keyNames []string, pos uint64, checked bool) 
 	}
 }
 
-func (f *fillState) result() (names []string, pos uint64, err error) {
+func (f *fillState) result() (names []string, pos uint64, l2 Position, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.names), f.pos, f.err
+	return slices.Clone(f.names), f.pos, f.l2, f.err
 }
 
 // Depend adds dependencies to the fill that ctx belongs to: called inside a loader, it

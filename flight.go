@@ -49,7 +49,8 @@ type flight[V any] struct {
 	err      error
 	panicked *PanicError
 	fenced   bool   // the result was refused by the fence: callers arriving late must not take it
-	pos      uint64 // effective fill position (see fillState)
+	pos      uint64   // effective fill position (see fillState)
+	l2       Position // the Store position the value is current at (fillState.l2)
 	names    []string
 }
 
@@ -152,7 +153,7 @@ func (c *Cache[K, V]) load(ctx context.Context, fill *fillState, key K, loader L
 		if retry {
 			continue
 		}
-		return result[V]{val: f.val, err: f.err, names: f.names, pos: f.pos, fresh: valueResult, checked: checked}
+		return result[V]{val: f.val, err: f.err, names: f.names, pos: f.pos, l2: f.l2, fresh: valueResult, checked: checked}
 	}
 }
 
@@ -255,6 +256,7 @@ func (c *Cache[K, V]) run(lctx context.Context, stopLife func() bool, sh *flight
 		defer c.hub.strict.enter(fs)()
 	}
 	returned := false
+	var sr storeRead[V]
 	defer func() {
 		if !returned && f.panicked == nil {
 			// The loader's goroutine exited without a return (runtime.Goexit): its
@@ -264,31 +266,66 @@ func (c *Cache[K, V]) run(lctx context.Context, stopLife func() bool, sh *flight
 			c.stats.loadErrors.Add(1)
 		}
 		c.finish(sh, key, f)
+		// The store is filled after the callers have their value: its round trip
+		// delays nobody but the processes waiting for this one's lease.
+		c.fillStore(lctx, key, f, &sr, cfg)
 		stopLife()
 		c.loaders.done()
 	}()
 	pause(pointFillBegun)
-	began := time.Now()
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				f.panicked = &PanicError{Value: v, Stack: debug.Stack()}
-			}
-		}()
-		f.val, f.err = loader(lctx, key)
-	}()
-	returned = true
-	c.stats.loads.Add(1)
-	if c.rec != nil {
-		err := f.err
-		if f.panicked != nil {
-			err = f.panicked
+	if c.sl != nil {
+		// The hub's position was read when the flight began: before the store is
+		// read, so an L1 fill from the store is fenced like a load.
+		c.readStore(lctx, key, fs, &sr)
+	}
+	if sr.hit {
+		returned = true
+		f.val, f.err = sr.val, nil
+		if sr.neg {
+			f.err = ErrNotFound
 		}
-		c.rec.RecordLoad(time.Since(began), err)
+		if sr.ttl > 0 {
+			// The L1 entry keeps the store entry's remaining lifetime.
+			cfg.ttl, cfg.ttlSet = sr.ttl, true
+			cfg.staleGrace, cfg.refreshAfter = 0, 0
+		}
+	} else {
+		began := time.Now()
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					f.panicked = &PanicError{Value: v, Stack: debug.Stack()}
+				}
+			}()
+			f.val, f.err = loader(lctx, key)
+		}()
+		returned = true
+		c.stats.loads.Add(1)
+		if c.rec != nil {
+			err := f.err
+			if f.panicked != nil {
+				err = f.panicked
+			}
+			c.rec.RecordLoad(time.Since(began), err)
+		}
 	}
 	pause(pointLoaded)
-	names, pos, depErr := fs.result()
-	f.names, f.pos = names, pos
+	names, pos, l2, depErr := fs.result()
+	f.names, f.pos, f.l2 = names, pos, l2
+	cfg.l2 = l2
+	if f.panicked == nil && depErr == nil && !sr.hit && sr.key != "" && l2.Epoch != 0 &&
+		(f.err == nil || errors.Is(f.err, ErrNotFound) && c.o.NegativeTTL > 0) {
+		// Encoded before the callers get the value: one that cannot be shared is
+		// an error to them (Options.Codec), not a silent local-only value.
+		neg := f.err != nil
+		b, err := c.vc.encode(f.val, neg)
+		if err != nil {
+			var zero V
+			f.val, f.err = zero, err
+			sr.key = ""
+		}
+		sr.blob, sr.neg = b, neg
+	}
 	switch {
 	case f.panicked != nil:
 		c.stats.loadErrors.Add(1)

@@ -64,7 +64,8 @@ type Hub struct {
 	t       *tracker
 	schemes schemes
 	o       HubOptions
-	link    *busLink // nil without a Bus
+	link    *busLink   // nil without a Bus
+	store   *storeLink // nil without a Store
 	stats   hubCounters
 
 	mu       sync.Mutex
@@ -97,6 +98,27 @@ type HubOptions struct {
 	// Heartbeat is the interval of the heartbeats. Default MaxStaleness/5; at least
 	// 1ms and shorter than MaxStaleness; only with Bus.
 	Heartbeat time.Duration
+
+	// Store is the shared (L2) tier the hub's caches read on a miss and fill after a
+	// load, shared with every process that uses the same store (see Store for the
+	// contract, and the order of tiers below). Default nil: in-process only. The hub
+	// does not close it. Every process sharing a store must give its caches the same
+	// names and register the same table schemes, since entries and the dependencies
+	// they carry are shared.
+	//
+	// Reads go L1, store, loader; writes go to this hub, then the store, then the
+	// Bus, so a peer that hears of a write and misses can never refill from an entry
+	// the write killed. A failing store is bypassed (reads load, fills are skipped)
+	// and, if an invalidation missed it, flushed when it answers again.
+	Store Store
+	// StoreTimeout bounds each call to the Store; a read that takes longer is a miss.
+	// Default 500ms; only with Store.
+	StoreTimeout time.Duration
+	// LeaseTTL is how long a process that missed in the store holds the right to load
+	// a key alone, when the Store is a Leaser: processes that miss the same key
+	// meanwhile wait for its value, up to LeaseTTL, before they load by themselves.
+	// Default 5s; negative turns leases off; only with Store.
+	LeaseTTL time.Duration
 
 	// Tables describes the tables whose row changes InvalidateRows understands. More
 	// can be added with RegisterTable. Default none.
@@ -173,6 +195,9 @@ func NewHub(o HubOptions) (*Hub, error) {
 			return nil, err
 		}
 	}
+	if o.Store != nil {
+		h.store = newStoreLink(h)
+	}
 	if o.Bus != nil {
 		link, err := newBusLink(h)
 		if err != nil {
@@ -203,6 +228,22 @@ func (o *HubOptions) validate() error {
 		}
 	} else if o.MaxStaleness != 0 || o.Heartbeat != 0 {
 		bad("MaxStaleness and Heartbeat need a Bus")
+	}
+	if o.Store != nil {
+		if o.StoreTimeout == 0 {
+			o.StoreTimeout = defaultStoreTimeout
+		}
+		if o.LeaseTTL == 0 {
+			o.LeaseTTL = defaultLeaseTTL
+		}
+		if o.StoreTimeout < 0 || o.StoreTimeout > time.Hour {
+			bad("StoreTimeout %v is not in (0, 1h]", o.StoreTimeout)
+		}
+		if o.LeaseTTL > maxLeaseTTL {
+			bad("LeaseTTL %v is over %v", o.LeaseTTL, maxLeaseTTL)
+		}
+	} else if o.StoreTimeout != 0 || o.LeaseTTL != 0 {
+		bad("StoreTimeout and LeaseTTL need a Store")
 	}
 	for _, ts := range o.Tables {
 		if err := ts.check(); err != nil {
@@ -332,6 +373,9 @@ func (h *Hub) Invalidate(ctx context.Context, deps ...Dep) error {
 	if err := h.invalidateLocal(ctx, names); err != nil {
 		return err
 	}
+	if h.store != nil {
+		h.store.invalidate(ctx, names) // after this hub, before the bus (storeLink)
+	}
 	if h.link != nil {
 		return h.link.publishItems(ctx, kindInvalidate, "", names)
 	}
@@ -393,6 +437,9 @@ func (h *Hub) InvalidateRows(ctx context.Context, changes ...RowChange) error {
 	if len(names) > 0 {
 		if err := h.invalidateLocal(ctx, names); err != nil {
 			return err
+		}
+		if h.store != nil {
+			h.store.invalidate(ctx, names) // after this hub, before the bus (storeLink)
 		}
 	}
 	if h.link != nil {
@@ -512,6 +559,11 @@ func (h *Hub) Stats() HubStats {
 	if h.link != nil {
 		s.Pending = h.link.pendingCount()
 	}
+	if sl := h.store; sl != nil {
+		s.StoreDown = sl.down.Load()
+		s.StoreErrors = sl.errors.Load()
+		s.StoreEpochChanges = sl.epochChanges.Load()
+	}
 	return s
 }
 
@@ -541,6 +593,9 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 	if h.link != nil {
 		errs = append(errs, h.link.close(ctx))
+	}
+	if h.store != nil {
+		h.store.close()
 	}
 	h.suspendMu.Lock()
 	h.reasons = 0

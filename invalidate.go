@@ -30,6 +30,8 @@ func (c *Cache[K, V]) InvalidatePattern(ctx context.Context, pattern string) err
 	}
 	written := c.deletePattern(g)
 	c.forgetCache(ctx, written)
+	// The Store cannot match patterns: every entry of the cache there dies.
+	c.storeAllWritten(ctx)
 	if l := c.hub.link; l != nil {
 		return l.publishItems(ctx, kindPattern, c.name, []string{pattern})
 	}
@@ -69,6 +71,7 @@ func (c *Cache[K, V]) Flush(ctx context.Context) error {
 	}
 	c.flushLocal()
 	c.forgetCache(ctx, []string{c.keys.all})
+	c.storeAllWritten(ctx)
 	if l := c.hub.link; l != nil {
 		return l.publishFlush(ctx, c.name)
 	}

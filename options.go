@@ -63,6 +63,23 @@ type Options[K comparable, V any] struct {
 	// from one depends on every key of the cache.
 	KeyCodec KeyCodec[K]
 
+	// Codec encodes values for the hub's Store (HubOptions.Store). Default
+	// JSONCodec. A value it cannot encode makes GetOrLoad and Set fail with an error
+	// wrapping ErrCodec, and is not cached.
+	Codec Codec[V]
+	// ValueVersion, when set, stands for the shape of V in the fingerprint that
+	// values in the Store carry; a value read with another fingerprint is a miss, so
+	// that two builds of a program sharing a store during a rolling deploy never
+	// decode each other's values. Default "": the fingerprint describes V's Go type
+	// (its fields, their types and tags) and the Codec's Format, which catches most
+	// changes; set a version to also catch a change of meaning with the same shape.
+	ValueVersion string
+	// Local keeps the cache out of the hub's Store: it neither reads nor fills it,
+	// and its values are shared with other processes only through invalidations.
+	// Default false. A value built inside one of its loaders from another cache's
+	// values is not stored in the Store either.
+	Local bool
+
 	// Logger receives warnings about background events. Default: the hub's logger.
 	Logger *slog.Logger
 	// Recorder receives cache events as they happen, for metrics. Default nil; the
@@ -140,6 +157,12 @@ func (o *Options[K, V]) validate() error {
 		if o.TTL > 0 && o.TTL < defaultNegativeTTL {
 			o.NegativeTTL = o.TTL
 		}
+	}
+	if o.Codec == nil {
+		o.Codec = JSONCodec[V]{}
+	}
+	if len(o.ValueVersion) > maxNameLen {
+		bad("ValueVersion is %d bytes long, over %d", len(o.ValueVersion), maxNameLen)
 	}
 	if len(o.Name) > maxNameLen {
 		bad("Name is %d bytes long, over %d", len(o.Name), maxNameLen)

@@ -161,7 +161,7 @@ func (c *Cache[K, V]) viaMemo(ctx context.Context, st *ctxState, key K, loader L
 		if st.fill != nil {
 			// I3: an answer re-checked now is current at the fill's position.
 			c.keys.use(c.t)
-			st.fill.inherit(names, c.keyDepNames(key), pos, c.t.validNames(names, pos))
+			st.fill.inherit(names, c.keyDepNames(key), pos, c.t.validNames(names, pos), Position{})
 		}
 		v, _ := val.(V)
 		return v, err

@@ -20,6 +20,13 @@ type Stats struct {
 	Refreshes   uint64 // background reloads started by RefreshAfter
 	Evictions   uint64 // entries evicted for size
 	Expirations uint64 // entries expired
+
+	StoreHits    uint64 // in-process misses served from the hub's Store
+	StoreMisses  uint64 // in-process misses that the Store could not serve (loaded)
+	StoreFills   uint64 // values stored in the Store
+	StoreFenced  uint64 // fills the Store refused: an invalidation overtook them there
+	StoreForeign uint64 // Store values unreadable here (another type, codec or version, or garbage): misses
+	LeaseWaits   uint64 // loads that waited for another process's load of the same key
 	Entries     int    // entries currently held (including invalid ones not yet reclaimed)
 }
 
@@ -36,6 +43,10 @@ type HubStats struct {
 	Received     uint64 // bus messages applied
 	Dropped      uint64 // bus messages dropped as malformed, of an unknown version, or forged
 	Gaps         uint64 // losses of bus continuity detected (each flushes the hub)
+
+	StoreDown         bool   // the Store is bypassed until it answers again
+	StoreErrors       uint64 // Store calls that failed or timed out
+	StoreEpochChanges uint64 // new epochs of the Store seen (each flushes the hub)
 }
 
 // HitRatio returns Hits/(Hits+Misses), or 0 before any read.
@@ -85,6 +96,7 @@ type counters struct {
 	hits, misses *counter.Counter // on the read path: striped
 	loads, loadErrors, fenced, abandoned, staleServed, refreshes, evictions,
 	expirations atomic.Uint64
+	storeHits, storeMisses, storeFills, storeFenced, storeForeign, leaseWaits atomic.Uint64
 }
 
 // hubCounters are a hub's own statistics.
