@@ -33,7 +33,7 @@ type Cache[K comparable, V any] struct {
 	rec     Recorder
 	keys    keyDeps
 
-	sl *storeLink     // the hub's Store, or nil (none, or Options.Local)
+	sl *storeLink    // the hub's Store, or nil (none, or Options.Local)
 	vc valueCodec[V] // with sl
 
 	// storeExpires reports that the store expires entries; otherwise entries with a
@@ -434,8 +434,10 @@ func (c *Cache[K, V]) Set(ctx context.Context, key K, value V, opts ...Option) e
 	var blob []byte
 	if c.sl != nil && !cfg.asOfSet {
 		// Encoded first: a value that cannot be shared changes nothing.
-		if blob, err = c.vc.encode(value, false); err != nil {
-			return err
+		if sk, ok := c.storeKey(key); ok {
+			if blob, err = c.vc.encode(sk, value, false); err != nil {
+				return err
+			}
 		}
 	}
 	// Fence loads of key that are in flight: they read older data than value (I2).

@@ -19,6 +19,7 @@ type callConfig struct {
 	asOf         uint64
 	asOfSet      bool
 	l2           Position // internal: the Store position of a value filled through it
+	refresh      bool     // internal: a RefreshAfter reload, which must not take the store's copy
 }
 
 // DependsOn declares dependencies of the value: invalidating any of them stops the

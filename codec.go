@@ -2,6 +2,7 @@ package fresh
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,12 +48,14 @@ func (JSONCodec[V]) Format() string { return "json" }
 // shared Store. The value was not cached.
 var ErrCodec = errors.New("fresh: codec")
 
-// The layout of a value in the Store: a header, then the codec's bytes.
+// The layout of a value in the Store: a header, the key, then the codec's bytes.
 //
 //	byte 0     valueMagic
 //	byte 1     flags (valueNegative)
 //	bytes 2-9  fingerprint of the codec and the value's Go type (or ValueVersion)
-//	bytes 10-  the payload
+//	uvarint    length of the key, then the key: checked on read, so that a store that
+//	           maps two keys to one slot (a hashed key) never returns another key's value
+//	the rest   the payload (none for a not-found)
 const (
 	valueMagic     = 0xF1
 	valueNegative  = 1 << 0
@@ -79,11 +82,13 @@ func newValueCodec[V any](c Codec[V], version string) valueCodec[V] {
 	return vc
 }
 
-// encode returns the stored form of a value (or of a not-found when neg).
-func (vc *valueCodec[V]) encode(v V, neg bool) (b []byte, err error) {
-	b = make([]byte, valueHeaderLen, valueHeaderLen+64)
+// encode returns the stored form of a value of key (or of a not-found when neg).
+func (vc *valueCodec[V]) encode(key string, v V, neg bool) (b []byte, err error) {
+	b = make([]byte, valueHeaderLen, valueHeaderLen+binary.MaxVarintLen64+len(key)+64)
 	b[0] = valueMagic
 	copy(b[2:], vc.fp[:])
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
 	if neg {
 		b[1] = valueNegative
 		return b, nil
@@ -105,15 +110,22 @@ var errForeign = errors.New("fresh: stored value of another codec, type or versi
 
 // decode reads a stored value. A value of another fingerprint, a malformed header or
 // payload, and a panicking codec are errors.
-func (vc *valueCodec[V]) decode(b []byte) (v V, neg bool, err error) {
+func (vc *valueCodec[V]) decode(key string, b []byte) (v V, neg bool, err error) {
 	if len(b) < valueHeaderLen || b[0] != valueMagic || b[1]&^valueNegative != 0 {
 		return v, false, errors.New("fresh: malformed stored value")
 	}
 	if [8]byte(b[2:10]) != vc.fp {
 		return v, false, errForeign
 	}
-	if b[1]&valueNegative != 0 {
-		if len(b) != valueHeaderLen {
+	neg = b[1]&valueNegative != 0
+	b = b[valueHeaderLen:]
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n != uint64(len(key)) || len(b)-w < len(key) || string(b[w:w+len(key)]) != key {
+		return v, false, errors.New("fresh: stored value of another key")
+	}
+	b = b[w+len(key):]
+	if neg {
+		if len(b) != 0 {
 			return v, false, errors.New("fresh: malformed stored not-found")
 		}
 		return v, true, nil
@@ -124,7 +136,7 @@ func (vc *valueCodec[V]) decode(b []byte) (v V, neg bool, err error) {
 			v, err = zero, fmt.Errorf("%w: decode panicked: %v", ErrCodec, p)
 		}
 	}()
-	v, err = vc.codec.Decode(b[valueHeaderLen:])
+	v, err = vc.codec.Decode(b)
 	return v, false, err
 }
 

@@ -48,7 +48,7 @@ type flight[V any] struct {
 	val      V
 	err      error
 	panicked *PanicError
-	fenced   bool   // the result was refused by the fence: callers arriving late must not take it
+	fenced   bool     // the result was refused by the fence: callers arriving late must not take it
 	pos      uint64   // effective fill position (see fillState)
 	l2       Position // the Store position the value is current at (fillState.l2)
 	names    []string
@@ -238,6 +238,7 @@ func (c *Cache[K, V]) refresh(ctx context.Context, key K, loader Loader[K, V], o
 	if st := stateOf(ctx); st != nil {
 		parent = st.fill
 	}
+	cfg.refresh = true
 	if c.startFlight(ctx, parent, sh, key, h, loader, cfg) != nil {
 		c.stats.refreshes.Add(1)
 		c.record(EventRefresh)
@@ -276,7 +277,7 @@ func (c *Cache[K, V]) run(lctx context.Context, stopLife func() bool, sh *flight
 	if c.sl != nil {
 		// The hub's position was read when the flight began: before the store is
 		// read, so an L1 fill from the store is fenced like a load.
-		c.readStore(lctx, key, fs, &sr)
+		c.readStore(lctx, key, fs, &sr, cfg.refresh)
 	}
 	if sr.hit {
 		returned = true
@@ -318,7 +319,7 @@ func (c *Cache[K, V]) run(lctx context.Context, stopLife func() bool, sh *flight
 		// Encoded before the callers get the value: one that cannot be shared is
 		// an error to them (Options.Codec), not a silent local-only value.
 		neg := f.err != nil
-		b, err := c.vc.encode(f.val, neg)
+		b, err := c.vc.encode(sr.key, f.val, neg)
 		if err != nil {
 			var zero V
 			f.val, f.err = zero, err

@@ -192,8 +192,10 @@ func TestStoreBeforeBus(t *testing.T) {
 	ctx := context.Background()
 	log.take()
 	writes := map[string]func() error{
-		"Invalidate":        func() error { return h.Invalidate(ctx, fresh.Tag("x")) },
-		"InvalidateRows":    func() error { return h.InvalidateRows(ctx, fresh.RowChange{Table: "posts", New: fresh.Row{"id": 1, "author": 2}}) },
+		"Invalidate": func() error { return h.Invalidate(ctx, fresh.Tag("x")) },
+		"InvalidateRows": func() error {
+			return h.InvalidateRows(ctx, fresh.RowChange{Table: "posts", New: fresh.Row{"id": 1, "author": 2}})
+		},
 		"Delete":            func() error { return c.Delete(ctx, "k") },
 		"Set":               func() error { return c.Set(ctx, "k", "v") },
 		"Flush":             func() error { return c.Flush(ctx) },
@@ -694,3 +696,30 @@ func goroutineStacks() []string {
 	return strings.Split(string(buf), "\n\n")
 }
 
+// collidingStore maps every key to one slot, as a store that hashes keys might.
+type collidingStore struct{ fresh.Store }
+
+func (s collidingStore) Get(ctx context.Context, _ string) (fresh.StoreEntry, bool, error) {
+	return s.Store.Get(ctx, "slot")
+}
+
+func (s collidingStore) Fill(ctx context.Context, _ string, v []byte, d []string, at fresh.Position, ttl time.Duration) (bool, error) {
+	return s.Store.Fill(ctx, "slot", v, d, at, ttl)
+}
+
+// TestStoreKeyChecked (P22): values in the store carry their full key, checked on
+// read, so two keys sharing a slot never get each other's value.
+func TestStoreKeyChecked(t *testing.T) {
+	ps := newProcesses(t, 2, collidingStore{freshtest.NewMemStore()}, fresh.HubOptions{})
+	a := newL2Cache[string](t, ps[0], "c")
+	b := newL2Cache[string](t, ps[1], "c")
+	load := func(_ context.Context, k string) (string, error) { return "value of " + k, nil }
+	mustGet(t, a, "x", load)
+	eventually(t, "x reaches the store", func() bool { return a.Stats().StoreFills == 1 })
+	if got := mustGet(t, b, "y", load); got != "value of y" {
+		t.Fatalf("b read %q for key y", got)
+	}
+	if s := b.Stats(); s.StoreForeign != 1 {
+		t.Fatalf("b stats %+v; want the other key's value refused", s)
+	}
+}

@@ -66,9 +66,19 @@ func (c *Cache[K, V]) localDeps(deps []string, key K) []string {
 // store's position (before the loader runs, as the hub's was read before the store)
 // and, when the store hands out leases, takes the key's lease or waits for the
 // holder's value, up to the lease's lifetime.
-func (c *Cache[K, V]) readStore(ctx context.Context, key K, fs *fillState, sr *storeRead[V]) {
+//
+// A reload for RefreshAfter (reload) skips the read: the store's copy may be the very
+// value being refreshed. It still reads the position, to fill the store after.
+func (c *Cache[K, V]) readStore(ctx context.Context, key K, fs *fillState, sr *storeRead[V], reload bool) {
 	sk, ok := c.storeKey(key)
 	if !ok || !c.sl.usable() {
+		return
+	}
+	if reload {
+		if at, ok := c.sl.position(ctx); ok {
+			sr.key = sk
+			fs.setStore(at)
+		}
 		return
 	}
 	var deadline time.Time
@@ -77,7 +87,7 @@ func (c *Cache[K, V]) readStore(ctx context.Context, key K, fs *fillState, sr *s
 		e, found := c.sl.get(ctx, sk)
 		foreign := false
 		if found {
-			v, neg, err := c.vc.decode(e.Value)
+			v, neg, err := c.vc.decode(sk, e.Value)
 			if err == nil && e.At.Epoch != 0 && (!neg || c.o.NegativeTTL > 0) {
 				c.stats.storeHits.Add(1)
 				sr.hit, sr.val, sr.neg, sr.ttl = true, v, neg, e.TTL

@@ -27,7 +27,7 @@ type Stats struct {
 	StoreFenced  uint64 // fills the Store refused: an invalidation overtook them there
 	StoreForeign uint64 // Store values unreadable here (another type, codec or version, or garbage): misses
 	LeaseWaits   uint64 // loads that waited for another process's load of the same key
-	Entries     int    // entries currently held (including invalid ones not yet reclaimed)
+	Entries      int    // entries currently held (including invalid ones not yet reclaimed)
 }
 
 // HubStats is a snapshot of a hub's counters.
