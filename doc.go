@@ -30,6 +30,29 @@
 //	hub, err := fresh.NewHub(fresh.HubOptions{Bus: bus})
 //	users, err := fresh.New(fresh.Options[int, User]{Hub: hub, Name: "users"})
 //
+// # A shared tier
+//
+// A hub may also have a Store (HubOptions.Store): a tier shared by every process that
+// uses it, such as Redis through the freshredis module. An in-process miss then reads
+// the store before it calls the loader, and a load fills both tiers. The store keeps
+// its own position and tombstones, so each tier fences its fills by itself: a load
+// reads the hub's position, then the store's, then runs, and each tier refuses the
+// value if one of its dependencies was invalidated there since. Writes go to the hub,
+// then the store, then the bus, so a process that hears of a write and misses cannot
+// refill itself from a store entry the write killed. A nested value carries the
+// dependencies and keys of the values it was built from into the store too, and is
+// stored there only at the store position of the oldest of them, since an inner value
+// read from memory may lag the store by up to the bus's delay.
+//
+// Values go to the store through the cache's Codec (JSON by default) with a
+// fingerprint of the codec and the value's Go type (or Options.ValueVersion): a value
+// written by another build of the program is a miss, never a zero-filled hit. A store
+// that fails is bypassed (reads load, fills are skipped, both counted) and, if an
+// invalidation missed it, flushed before it is used again. When the store is a
+// Leaser, concurrent misses of one key across processes cost one load.
+//
+//	hub, err := fresh.NewHub(fresh.HubOptions{Store: store, Bus: bus})
+//
 // # Guarantees
 //
 // G0, no stale fill: a value computed before an invalidation of any of its
@@ -55,11 +78,14 @@
 // and then flushes it. It never serves on hope.
 //
 // G2, read-your-writes: Invalidate, InvalidateRows, Delete, Set and Flush apply to
-// every cache of the hub before they return, so the writing process reads its own
-// writes at once.
+// every cache of the hub, and to its Store, before they return, so the writing
+// process reads its own writes at once.
 //
 // Not promised: seeing a write made behind the application's back (psql, a cron job)
-// before it is invalidated; that needs a change feed. And a read between a write's
+// before it is invalidated; that needs a change feed. The same holds for a process
+// that crashes between its commit and its Invalidate: nothing tells the other tiers,
+// and the values it should have invalidated are served until their TTL (in the store,
+// at most its retention), so give values that matter a TTL. And a read between a write's
 // commit and its invalidation can still be served the value from before the write:
 // call Invalidate or InvalidateRows right after the commit, in the same goroutine, to
 // keep that window to the time between two statements; values loaded during it are
