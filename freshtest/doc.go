@@ -1,6 +1,7 @@
 // Package freshtest holds what tests of fresh backends share: the conformance suites
-// TestBus and TestStore, which every Bus and Store implementation runs from its own
-// tests, and MemStore, the in-memory reference Store.
+// TestBus, TestStore and TestLeaser, which every Bus, Store and Leaser
+// implementation runs from its own tests, and MemStore, the in-memory reference
+// Store (and Leaser).
 //
 // A backend in another module runs a suite like this:
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/freshcache/fresh"
 	"github.com/freshcache/fresh/freshtest"
@@ -12,6 +13,27 @@ import (
 func TestMemStore(t *testing.T) {
 	freshtest.TestStore(t, func(t *testing.T) fresh.Store {
 		s := freshtest.NewMemStore()
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestMemStoreLeaser(t *testing.T) {
+	freshtest.TestLeaser(t, func(t *testing.T) fresh.Leaser {
+		s := freshtest.NewMemStore()
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// TestMemStoreWithOptions runs the suite on a store with a short retention and a
+// clock of its own, to check that the options leave the semantics alone.
+func TestMemStoreWithOptions(t *testing.T) {
+	freshtest.TestStore(t, func(t *testing.T) fresh.Store {
+		s := freshtest.NewMemStoreWithOptions(freshtest.MemStoreOptions{
+			Retention: time.Minute,
+			Clock:     func() time.Time { return time.Now().Add(time.Hour) },
+		})
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
@@ -32,6 +54,9 @@ func TestMemStoreZeroValue(t *testing.T) {
 	}
 	if ok, err := s.Fill(ctx, "k", []byte("v"), []string{"d"}, at, 0); err != nil || !ok {
 		t.Errorf("Fill = %v, %v; want true, nil", ok, err)
+	}
+	if _, granted, _, err := s.Lease(ctx, "k", time.Second); err != nil || !granted {
+		t.Errorf("Lease on the zero MemStore = %v, %v; want granted", granted, err)
 	}
 }
 
@@ -86,10 +111,16 @@ func TestMemStoreClosed(t *testing.T) {
 	if _, err := s.Invalidate(ctx, []string{"d"}); err == nil {
 		t.Error("Invalidate after Close succeeded; want an error")
 	}
-	if err := s.Delete(ctx, "k"); err == nil {
+	if _, err := s.Delete(ctx, "k"); err == nil {
 		t.Error("Delete after Close succeeded; want an error")
 	}
-	if err := s.Flush(ctx); err == nil {
+	if _, err := s.Flush(ctx); err == nil {
 		t.Error("Flush after Close succeeded; want an error")
+	}
+	if _, _, _, err := s.Lease(ctx, "k", time.Second); err == nil {
+		t.Error("Lease after Close succeeded; want an error")
+	}
+	if err := s.Release(ctx, "k", "token"); err == nil {
+		t.Error("Release after Close succeeded; want an error")
 	}
 }
