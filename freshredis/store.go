@@ -90,9 +90,14 @@ import (
 //
 // # Eviction and garbage
 //
-// A missing meta is detected, but an evicted tombs set is not: run Redis with
-// maxmemory-policy noeviction or a volatile-* policy (NewStore logs a warning for
-// allkeys-*). Data in the namespace's keys that the Store did not write (missing or
+// A missing meta is detected, and so is a missing tombs set while the position is
+// above the watermark (every advance of the position records a tombstone above the
+// watermark, and only those at or below it are pruned): either starts a new epoch.
+// A single tombstone removed by hand (ZREM) cannot be told from one never written,
+// and eviction works on whole keys, so run Redis with maxmemory-policy noeviction or
+// a volatile-* policy (NewStore logs a warning for allkeys-*): under allkeys-* an
+// eviction of the bookkeeping costs a flush of the namespace, and under memory
+// pressure that may happen often. Data in the namespace's keys that the Store did not write (missing or
 // malformed fields, keys of the wrong type) reads as a miss, is counted in
 // StoreStats.Invalid, and is deleted; it never causes a panic.
 //
