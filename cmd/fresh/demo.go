@@ -29,6 +29,13 @@ type demoConfig struct {
 	seed       uint64
 	json       bool
 
+	// redis, when set, spreads the run over procs processes that share this Redis
+	// as their Store and Bus (see multi.go); maxStaleness is their hubs'
+	// MaxStaleness, the bound of the staleness check across processes.
+	redis        string
+	procs        int
+	maxStaleness time.Duration
+
 	// progressEvery is the interval of the progress lines. Default 1s.
 	progressEvery time.Duration
 	// cache, when set, replaces the fresh cache, so that a test can show the
@@ -45,6 +52,9 @@ func defaultDemoConfig() demoConfig {
 		latency:    3 * time.Millisecond,
 		writeEvery: 2 * time.Millisecond,
 		seed:       1,
+
+		procs:        4,
+		maxStaleness: time.Second,
 	}
 }
 
@@ -53,6 +63,9 @@ const (
 	maxDemoGoroutines = 10_000
 	maxDemoArticles   = 1_000_000
 	maxDemoLatency    = 10 * time.Second
+	maxDemoProcs      = 64
+	minMaxStaleness   = 10 * time.Millisecond // fresh's own lower bound
+	maxMaxStaleness   = time.Minute
 )
 
 // validate reports every bad setting at once.
@@ -69,6 +82,10 @@ func (c demoConfig) validate() error {
 	check(c.articles >= 1 && c.articles <= maxDemoArticles, "-articles %d must be between 1 and %d", c.articles, maxDemoArticles)
 	check(c.latency >= 0 && c.latency <= maxDemoLatency, "-latency %v must be between 0 and %v", c.latency, maxDemoLatency)
 	check(c.writeEvery > 0, "-write-every %v must be positive", c.writeEvery)
+	if c.redis != "" {
+		check(c.procs >= 2 && c.procs <= maxDemoProcs, "-procs %d must be between 2 and %d (one writing process and at least one reading)", c.procs, maxDemoProcs)
+		check(c.maxStaleness >= minMaxStaleness && c.maxStaleness <= maxMaxStaleness, "-max-staleness %v must be between %v and %v", c.maxStaleness, minMaxStaleness, maxMaxStaleness)
+	}
 	if len(bad) > 0 {
 		return errors.New(strings.Join(bad, "; "))
 	}
@@ -80,19 +97,40 @@ func demoCommand() (*flag.FlagSet, func(context.Context, []string, io.Writer, io
 	cfg := defaultDemoConfig()
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.DurationVar(&cfg.duration, "duration", cfg.duration, "how long to run; the first tenth reads the source directly, as a baseline")
-	fs.IntVar(&cfg.readers, "readers", cfg.readers, "number of reading goroutines")
-	fs.IntVar(&cfg.writers, "writers", cfg.writers, "number of writing goroutines")
+	fs.IntVar(&cfg.readers, "readers", cfg.readers, "number of reading goroutines (with -redis: of each reading process)")
+	fs.IntVar(&cfg.writers, "writers", cfg.writers, "number of writing goroutines (with -redis: of the writing process)")
 	fs.IntVar(&cfg.articles, "articles", cfg.articles, "number of articles in the simulated source")
 	fs.DurationVar(&cfg.latency, "latency", cfg.latency, "simulated round trip of each source load")
 	fs.DurationVar(&cfg.writeEvery, "write-every", cfg.writeEvery, "interval between the writes of each writer")
 	fs.Uint64Var(&cfg.seed, "seed", cfg.seed, "seed of the data and of the readers' and writers' choices")
 	fs.BoolVar(&cfg.json, "json", cfg.json, "print the summary as JSON")
+	fs.StringVar(&cfg.redis, "redis", cfg.redis, "`URL` of a Redis (redis://host:port/db) shared by -procs processes as their L2 and bus; every key of the run is deleted at the end")
+	fs.IntVar(&cfg.procs, "procs", cfg.procs, "with -redis: number of processes, one running the writers and each other one the readers")
+	fs.DurationVar(&cfg.maxStaleness, "max-staleness", cfg.maxStaleness, "with -redis: the hubs' MaxStaleness, how long a read may lag a write made in another process")
 	return fs, func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if len(args) > 0 {
 			return &usageError{err: fmt.Errorf("demo: unexpected argument %q", args[0])}
 		}
+		if cfg.redis == "" {
+			var needRedis []string
+			fs.Visit(func(f *flag.Flag) {
+				if f.Name == "procs" || f.Name == "max-staleness" {
+					needRedis = append(needRedis, "-"+f.Name)
+				}
+			})
+			if len(needRedis) > 0 {
+				verb := "needs"
+				if len(needRedis) > 1 {
+					verb = "need"
+				}
+				return &usageError{err: fmt.Errorf("demo: %s %s -redis: the processes share a Redis (for example -redis redis://127.0.0.1:6379/0)", strings.Join(needRedis, " and "), verb)}
+			}
+		}
 		if err := cfg.validate(); err != nil {
 			return &usageError{err: fmt.Errorf("demo: %w", err)}
+		}
+		if cfg.redis != "" {
+			return runMultiDemo(ctx, cfg, stdout, stderr)
 		}
 		return runDemo(ctx, cfg, stdout, stderr)
 	}
@@ -129,25 +167,29 @@ const (
 
 // A target is something readers read: an article or a category's list.
 type target struct {
-	key     string
-	dep     fresh.Dep
-	id      int      // for an article
-	scope   scopeKey // for a list
-	list    bool
-	settled *atomic.Uint64 // the source's settled version of what the target shows
+	key   string
+	dep   fresh.Dep
+	id    int      // for an article
+	scope scopeKey // for a list
+	list  bool
 }
 
-// A demo is one run of the workload.
+// A demo is one run of the workload, or a process's part of a multi-process run.
 type demo struct {
 	cfg     demoConfig
-	src     *source
+	src     source
 	cache   demoCache
 	stderr  io.Writer // safe for concurrent use
 	targets map[string]*target
 	keys    []*target // the articles by id, then the lists by category
+	// streams is added to the streams of the readers' and writers' random numbers,
+	// so that the processes of a multi-process run do not all choose alike.
+	streams uint64
 
 	invalidations atomic.Uint64
-	stale         atomic.Uint64
+	stale         atomic.Uint64 // reads served a version older than promised
+	within        atomic.Uint64 // reads behind, within MaxStaleness (lagWithin)
+	pending       atomic.Uint64 // reads behind an invalidation not yet returned (lagPending)
 	start         time.Time
 
 	stop    context.CancelFunc // ends the run early, after a failure
@@ -188,9 +230,9 @@ func (p *phase) latency() *histogram {
 	return &h
 }
 
-// runDemo runs the workload: writers for the whole duration; readers first
-// straight from the source for a tenth of it (the baseline), then through the
-// cache, with every read checked for staleness.
+// runDemo runs the workload in this process: writers for the whole duration;
+// readers first straight from the source for a tenth of it (the baseline), then
+// through the cache, with every read checked for staleness.
 func runDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err error) {
 	if err := cfg.validate(); err != nil {
 		return err
@@ -200,73 +242,35 @@ func runDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err
 	}
 	errw := &syncWriter{w: stderr}
 	setup := rand.New(rand.NewPCG(cfg.seed, 0))
-	d := &demo{
-		cfg:    cfg,
-		src:    newSource(cfg.articles, demoCategories, cfg.latency, setup.IntN),
-		cache:  cfg.cache,
-		stderr: errw,
-	}
-	d.makeTargets()
+	d := newDemo(cfg, newSource(cfg.articles, demoCategories, cfg.latency, setup.IntN), errw)
 	if d.cache == nil {
-		c, err := fresh.New(fresh.Options[string, view]{
-			Name:       "demo",
-			MaxEntries: len(d.keys),
-			Tables: []fresh.TableSchema{{
-				Table:  articlesTable,
-				Scopes: [][]string{{"category", "published"}},
-			}},
-			Logger: slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		})
+		c, err := newDemoCache(nil, len(d.keys), errw)
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 		d.cache = c
 	}
 	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
-		defer cancel()
-		if cerr := d.cache.Close(cctx); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("demo: close cache: %w", cerr))
-		}
+		err = errors.Join(err, d.closeCache(ctx))
 	}()
 
 	d.logf("fresh demo: articles %d, readers %d, writers %d (a write every %v each), source latency %v, duration %v\n",
 		cfg.articles, cfg.readers, cfg.writers, cfg.writeEvery, cfg.latency, cfg.duration)
 
 	d.start = time.Now()
-	runCtx, stop := context.WithDeadline(ctx, d.start.Add(cfg.duration))
-	defer stop()
-	d.stop = stop
-
-	var writers sync.WaitGroup
-	for i := range cfg.writers {
-		r := rand.New(rand.NewPCG(cfg.seed, uint64(1+i)))
-		writers.Go(func() { d.write(runCtx, r) })
-	}
-
-	baseline := &phase{cached: false}
-	cached := &phase{cached: true}
 	var current atomic.Pointer[phase]
-	progressDone := make(chan struct{})
-	go func() {
-		defer close(progressDone)
-		d.progress(runCtx, &current)
-	}()
-
-	baseCtx, baseStop := context.WithDeadline(runCtx, d.start.Add(cfg.duration/10))
-	d.runPhase(baseCtx, baseline, &current, 1_000)
-	baseStop()
-	d.runPhase(runCtx, cached, &current, 2_000)
-
-	stop()
-	writers.Wait()
-	<-progressDone
+	baseline, cached := d.run(ctx, true, true, &current, func(ctx context.Context) { d.progress(ctx, &current) })
 	if d.err != nil {
 		return d.err
 	}
+	return printSummary(stdout, cfg.json, summarize(cfg, d.start, d.totals(baseline, cached)))
+}
 
-	s := d.summary(baseline, cached)
-	if cfg.json {
+// printSummary prints s on stdout, as text or JSON, and fails when the run had
+// stale reads.
+func printSummary(stdout io.Writer, asJSON bool, s demoSummary) error {
+	var err error
+	if asJSON {
 		err = s.writeJSON(stdout)
 	} else {
 		err = s.writeText(stdout)
@@ -280,6 +284,81 @@ func runDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err
 	return nil
 }
 
+// newDemo returns a run of cfg's workload over src, with cfg.cache if set; the
+// caller sets the cache otherwise, and the start.
+func newDemo(cfg demoConfig, src source, stderr io.Writer) *demo {
+	d := &demo{cfg: cfg, src: src, cache: cfg.cache, stderr: stderr}
+	d.makeTargets()
+	return d
+}
+
+// newDemoCache returns the demo's cache of n entries, in hub (nil for the default
+// hub), logging its warnings on logw.
+func newDemoCache(hub *fresh.Hub, n int, logw io.Writer) (*fresh.Cache[string, view], error) {
+	return fresh.New(fresh.Options[string, view]{
+		Hub:        hub,
+		Name:       "demo",
+		MaxEntries: n,
+		Tables: []fresh.TableSchema{{
+			Table:  articlesTable,
+			Scopes: [][]string{{"category", "published"}},
+		}},
+		Logger: warnLogger(logw),
+	})
+}
+
+// warnLogger returns a logger of warnings and errors on w.
+func warnLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// closeCache closes the demo's cache, within closeTimeout even when ctx is done.
+func (d *demo) closeCache(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	if err := d.cache.Close(cctx); err != nil {
+		return fmt.Errorf("demo: close cache: %w", err)
+	}
+	return nil
+}
+
+// run runs the workload from d.start for cfg.duration: the writers if writes is
+// set; if reads is, the readers, first straight from the source for a tenth of the
+// duration (the baseline), then through the cache. Each of background runs in a
+// goroutine of its own until the run ends, and run waits for them. current is the
+// readers' phase, for the background functions.
+func (d *demo) run(ctx context.Context, reads, writes bool, current *atomic.Pointer[phase], background ...func(context.Context)) (baseline, cached *phase) {
+	runCtx, stop := context.WithDeadline(ctx, d.start.Add(d.cfg.duration))
+	defer stop()
+	d.stop = stop
+
+	var workers sync.WaitGroup
+	if writes {
+		for i := range d.cfg.writers {
+			r := rand.New(rand.NewPCG(d.cfg.seed, d.streams+uint64(1+i)))
+			workers.Go(func() { d.write(runCtx, r) })
+		}
+	}
+	for _, f := range background {
+		workers.Go(func() { f(runCtx) })
+	}
+
+	baseline = &phase{cached: false}
+	cached = &phase{cached: true}
+	if reads {
+		baseCtx, baseStop := context.WithDeadline(runCtx, d.start.Add(d.cfg.duration/10))
+		d.runPhase(baseCtx, baseline, current, d.streams+1_000)
+		baseStop()
+		d.runPhase(runCtx, cached, current, d.streams+2_000)
+	} else {
+		<-runCtx.Done()
+	}
+
+	stop()
+	workers.Wait()
+	return baseline, cached
+}
+
 func (d *demo) makeTargets() {
 	d.targets = make(map[string]*target)
 	add := func(t *target) {
@@ -288,20 +367,17 @@ func (d *demo) makeTargets() {
 	}
 	for id := range d.cfg.articles {
 		add(&target{
-			key:     "article:" + strconv.Itoa(id),
-			dep:     fresh.Entity(articlesTable, id),
-			id:      id,
-			settled: &d.src.settledRow[id],
+			key: "article:" + strconv.Itoa(id),
+			dep: fresh.Entity(articlesTable, id),
+			id:  id,
 		})
 	}
 	for _, c := range demoCategories {
-		k := scopeKey{category: c, published: true}
 		add(&target{
-			key:     "list:" + c,
-			dep:     fresh.Scope(articlesTable, fresh.Eq("category", c), fresh.Eq("published", true)),
-			scope:   k,
-			list:    true,
-			settled: d.src.settledScope[k],
+			key:   "list:" + c,
+			dep:   fresh.Scope(articlesTable, fresh.Eq("category", c), fresh.Eq("published", true)),
+			scope: scopeKey{category: c, published: true},
+			list:  true,
 		})
 	}
 }
@@ -333,7 +409,7 @@ func (d *demo) runPhase(ctx context.Context, p *phase, current *atomic.Pointer[p
 	for i := range p.readers {
 		p.readers[i] = new(readerStats)
 	}
-	p.loads0 = d.src.loads.Load()
+	p.loads0 = d.src.loadCount()
 	p.start = time.Now()
 	current.Store(p)
 	var wg sync.WaitGroup
@@ -343,11 +419,13 @@ func (d *demo) runPhase(ctx context.Context, p *phase, current *atomic.Pointer[p
 	}
 	wg.Wait()
 	p.end = time.Now()
-	p.loads1 = d.src.loads.Load()
+	p.loads1 = d.src.loadCount()
 }
 
 // read is one reader: it reads until ctx is done and checks every value it is
-// served against the version the source had settled when the read began.
+// served against the version the source gives for reads beginning then: in one
+// process, the version settled when the read began; across processes, the version
+// committed then (see redisSource.judge for the bound).
 func (d *demo) read(ctx context.Context, r *rand.Rand, st *readerStats, fetch func(context.Context, string) (view, error)) {
 	zipf := rand.NewZipf(r, zipfS, 1, uint64(d.cfg.articles-1))
 	lists := d.keys[d.cfg.articles:]
@@ -360,7 +438,14 @@ func (d *demo) read(ctx context.Context, r *rand.Rand, st *readerStats, fetch fu
 		}
 		// The snapshot is taken before the read begins: any write settled by now
 		// must be reflected in what the read returns.
-		want := t.settled.Load()
+		t0 := time.Now()
+		want, err := d.src.want(ctx, t)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.fail(fmt.Errorf("read the version of %s: %w", t.key, err))
+			}
+			return
+		}
 		begin := time.Now()
 		v, err := fetch(ctx, t.key)
 		took := time.Since(begin)
@@ -373,17 +458,39 @@ func (d *demo) read(ctx context.Context, r *rand.Rand, st *readerStats, fetch fu
 		st.hist.record(took)
 		st.reads.Add(1)
 		if v.Version < want {
-			d.staleRead(t, v.Version, want)
+			// The read is over: it is judged even if the run is ending.
+			vd, err := d.src.judge(context.WithoutCancel(ctx), t, v.Version, want, t0)
+			if err != nil {
+				d.fail(fmt.Errorf("judge a read of %s: %w", t.key, err))
+				return
+			}
+			d.behind(t, v.Version, want, vd)
 		}
 	}
 }
 
-func (d *demo) staleRead(t *target, got, want uint64) {
-	n := d.stale.Add(1)
-	if n <= staleReported {
-		d.logf("stale read #%d at %v: %s served version %d, but version %d was written and invalidated before the read began\n",
-			n, time.Since(d.start).Round(time.Millisecond), t.key, got, want)
+// behind counts a read of t served version got when want was expected.
+func (d *demo) behind(t *target, got, want uint64, vd verdict) {
+	switch vd.lag {
+	case lagWithin:
+		d.within.Add(1)
+		return
+	case lagPending:
+		d.pending.Add(1)
+		return
 	}
+	n := d.stale.Add(1)
+	if n > staleReported {
+		return
+	}
+	at := time.Since(d.start).Round(time.Millisecond)
+	if vd.next == 0 {
+		d.logf("stale read #%d at %v: %s served version %d, but version %d was written and invalidated before the read began\n",
+			n, at, t.key, got, want)
+		return
+	}
+	d.logf("stale read #%d at %v: %s served version %d, but version %d had replaced it and been invalidated %v before the read began (bound %v; version %d was current)\n",
+		n, at, t.key, got, vd.next, short(vd.age), d.cfg.maxStaleness, want)
 }
 
 // load is the loader: it reads the target from the source and declares what the
@@ -406,36 +513,61 @@ func (d *demo) load(ctx context.Context, key string) (view, error) {
 // invalidates what the change dirties, as an application does after COMMIT, then
 // marks the write settled for the staleness check.
 func (d *demo) write(ctx context.Context, r *rand.Rand) {
-	tick := time.NewTicker(d.cfg.writeEvery)
+	everyTick(ctx, d.cfg.writeEvery, func(time.Time) bool {
+		// Past the tick, the write goes through even if the run is ending: a commit
+		// cut in half would be committed without its invalidation.
+		if err := d.writeOne(context.WithoutCancel(ctx), r); err != nil {
+			d.fail(err)
+			return false
+		}
+		return true
+	})
+}
+
+// writeOne changes a random article, invalidates what the change dirties, and
+// settles it.
+func (d *demo) writeOne(ctx context.Context, r *rand.Rand) error {
+	id := r.IntN(d.cfg.articles)
+	w, err := d.src.commit(ctx, id, func(a *article) {
+		switch r.IntN(4) {
+		case 0: // move to another category
+			a.Category = demoCategories[(slices.Index(demoCategories, a.Category)+1+r.IntN(len(demoCategories)-1))%len(demoCategories)]
+		case 1:
+			a.Published = !a.Published
+		default: // a content edit: the row's version changes, nothing else
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("write article %d: %w", id, err)
+	}
+	err = d.cache.InvalidateRows(ctx, fresh.RowChange{
+		Table: articlesTable,
+		Old:   w.old.row(),
+		New:   w.new.row(),
+	})
+	if err != nil {
+		return fmt.Errorf("invalidate after writing article %d: %w", id, err)
+	}
+	d.invalidations.Add(1)
+	if err := d.src.settle(ctx, w); err != nil {
+		return fmt.Errorf("settle the write of article %d: %w", id, err)
+	}
+	return nil
+}
+
+// everyTick calls f every period until ctx is done or f returns false.
+func everyTick(ctx context.Context, period time.Duration, f func(now time.Time) bool) {
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-		}
-		id := r.IntN(d.cfg.articles)
-		w := d.src.update(id, func(a *article) {
-			switch r.IntN(4) {
-			case 0: // move to another category
-				a.Category = demoCategories[(slices.Index(demoCategories, a.Category)+1+r.IntN(len(demoCategories)-1))%len(demoCategories)]
-			case 1:
-				a.Published = !a.Published
-			default: // a content edit: the row's version changes, nothing else
+		case now := <-tick.C:
+			if !f(now) {
+				return
 			}
-		})
-		// The write is committed: invalidate even if the run is ending.
-		err := d.cache.InvalidateRows(context.WithoutCancel(ctx), fresh.RowChange{
-			Table: articlesTable,
-			Old:   w.old.row(),
-			New:   w.new.row(),
-		})
-		if err != nil {
-			d.fail(fmt.Errorf("invalidate after writing article %d: %w", id, err))
-			return
 		}
-		d.invalidations.Add(1)
-		d.src.settle(w)
 	}
 }
 

@@ -51,15 +51,7 @@ func TestRunDemoJSON(t *testing.T) {
 	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("run(%q) = %v; want nil\nstderr:\n%s", args, err, stderr.String())
 	}
-	var s demoSummary
-	dec := json.NewDecoder(&stdout)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		t.Fatalf("stdout is not a JSON summary: %v", err)
-	}
-	if dec.More() {
-		t.Errorf("stdout has more after the JSON summary")
-	}
+	s := decodeSummary(t, &stdout)
 	checks := []struct {
 		name string
 		ok   bool
@@ -76,12 +68,28 @@ func TestRunDemoJSON(t *testing.T) {
 		{"uncached p50 >= latency", s.Uncached.P50 >= time.Millisecond},
 		{"p50 <= p99", s.Cached.P50 <= s.Cached.P99 && s.Uncached.P50 <= s.Uncached.P99},
 		{"stale_reads == 0", s.StaleReads == 0},
+		{"no multi_process part", s.Multi == nil},
 	}
 	for _, c := range checks {
 		if !c.ok {
 			t.Errorf("summary fails %s: %+v", c.name, s)
 		}
 	}
+}
+
+// decodeSummary decodes the JSON summary on stdout, which must hold nothing else.
+func decodeSummary(t *testing.T, stdout *bytes.Buffer) demoSummary {
+	t.Helper()
+	var s demoSummary
+	dec := json.NewDecoder(stdout)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		t.Fatalf("stdout is not a JSON summary: %v", err)
+	}
+	if dec.More() {
+		t.Errorf("stdout has more after the JSON summary")
+	}
+	return s
 }
 
 // A forgetfulCache is a broken cache: a map that ignores invalidations. The demo

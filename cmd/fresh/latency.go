@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"math/bits"
 	"time"
 )
@@ -78,4 +80,33 @@ func histBounds(i int) (lo, hi uint64) {
 	shift := top - histSubBits
 	lo = (histSub + sub) << shift
 	return lo, lo + (1 << shift) - 1
+}
+
+// MarshalJSON encodes the histogram as its non-empty buckets, [index, count] pairs,
+// for the processes of a multi-process run to send theirs to the parent.
+func (h histogram) MarshalJSON() ([]byte, error) {
+	pairs := [][2]uint64{}
+	for i, c := range h.counts {
+		if c > 0 {
+			pairs = append(pairs, [2]uint64{uint64(i), c})
+		}
+	}
+	return json.Marshal(pairs)
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes.
+func (h *histogram) UnmarshalJSON(b []byte) error {
+	var pairs [][2]uint64
+	if err := json.Unmarshal(b, &pairs); err != nil {
+		return err
+	}
+	*h = histogram{}
+	for _, p := range pairs {
+		if p[0] >= histBuckets {
+			return fmt.Errorf("histogram bucket %d out of range", p[0])
+		}
+		h.counts[p[0]] += p[1]
+		h.n += p[1]
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -51,6 +52,29 @@ func TestHistogramPercentile(t *testing.T) {
 		got := h.percentile(tt.p)
 		if diff := math.Abs(float64(got - tt.want)); diff > float64(tt.want)/histSub+1 {
 			t.Errorf("percentile(%v) = %v; want %v within 1/%d", tt.p, got, tt.want, histSub)
+		}
+	}
+}
+
+func TestHistogramJSON(t *testing.T) {
+	var h histogram
+	for _, d := range []time.Duration{0, 5, 5, 17, time.Microsecond, time.Millisecond, time.Second, time.Second} {
+		h.record(d)
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got histogram
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("Unmarshal(%s) = %v", b, err)
+	}
+	if got != h {
+		t.Errorf("histogram after a JSON round trip through %s differs", b)
+	}
+	for _, bad := range []string{`[[976, 1]]`, `{}`, `[[-1, 2]]`, `[["a", 1]]`} {
+		if err := json.Unmarshal([]byte(bad), &got); err == nil {
+			t.Errorf("Unmarshal(%s) = nil; want an error", bad)
 		}
 	}
 }

@@ -6,7 +6,12 @@
 //
 // The commands are:
 //
-//	demo    run an in-process workload that checks every read for staleness
+//	demo    run a workload that checks every read for staleness, in one process or (-redis) in several
+//
+// With -redis URL, demo spreads the workload over -procs processes that share that
+// Redis as their Store and Bus, and checks reads across processes against fresh's
+// bound (-max-staleness). It runs its processes as "fresh demo-worker", a hidden
+// command that is not for use by hand.
 //
 // Run "fresh help <command>" for a command's flags.
 package main
@@ -43,7 +48,7 @@ type command struct {
 // commands are the subcommands by name. Adding one is adding an entry.
 var commands = map[string]command{
 	"demo": {
-		summary: "run an in-process workload that checks every read for staleness",
+		summary: "run a workload that checks every read for staleness, in one process or (-redis) in several",
 		flags:   demoCommand,
 	},
 }
@@ -58,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch name {
 	case "help", "-h", "-help", "--help":
 		return help(rest, stdout)
+	case workerCommand: // hidden: a process of "demo -redis"
+		return runWorker(ctx, rest, os.Stdin, stdout, stderr)
 	}
 	cmd, ok := commands[name]
 	if !ok {

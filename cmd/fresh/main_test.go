@@ -18,6 +18,8 @@ func TestRunHelp(t *testing.T) {
 		{[]string{"--help"}, "Usage: fresh <command>"},
 		{[]string{"help", "demo"}, "Usage: fresh demo [flags]"},
 		{[]string{"demo", "-h"}, "-write-every"},
+		{[]string{"demo", "-h"}, "-redis URL"},
+		{[]string{"help", "demo"}, "with -redis: number of processes"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
@@ -57,6 +59,19 @@ func TestRunUsageErrors(t *testing.T) {
 		{"negative seed", []string{"demo", "-seed", "-1"}, `invalid value "-1"`, "Usage: fresh demo"},
 		{"several bad flags", []string{"demo", "-readers", "0", "-articles", "0"}, "-readers 0 must be between 1 and 10000; -articles 0", "Usage: fresh demo"},
 		{"extra argument", []string{"demo", "now"}, `unexpected argument "now"`, "Usage: fresh demo"},
+		{"procs without redis", []string{"demo", "-procs", "3"}, "demo: -procs needs -redis", "Usage: fresh demo"},
+		{"max staleness without redis", []string{"demo", "-max-staleness", "2s"}, "demo: -max-staleness needs -redis", "Usage: fresh demo"},
+		{"both without redis", []string{"demo", "-procs", "3", "-max-staleness", "2s"}, "demo: -max-staleness and -procs need -redis", "Usage: fresh demo"},
+		{"one process", []string{"demo", "-redis", "redis://127.0.0.1:1/0", "-procs", "1"}, "-procs 1 must be between 2 and 64", "Usage: fresh demo"},
+		{"too many processes", []string{"demo", "-redis", "redis://127.0.0.1:1/0", "-procs", "65"}, "-procs 65 must be between 2 and 64", "Usage: fresh demo"},
+		{"tiny max staleness", []string{"demo", "-redis", "redis://127.0.0.1:1/0", "-max-staleness", "1ms"}, "-max-staleness 1ms must be between 10ms and 1m0s", "Usage: fresh demo"},
+		{"empty redis URL", []string{"demo", "-redis", " "}, "-redis: empty Redis URL", "Usage: fresh demo"},
+		{"redis URL of another scheme", []string{"demo", "-redis", "http://127.0.0.1:6379"}, "-redis: malformed Redis URL: redis: invalid URL scheme: http", "Usage: fresh demo"},
+		{"malformed redis URL", []string{"demo", "-redis", "redis://[::1"}, "-redis: malformed Redis URL: missing ']' in host", "Usage: fresh demo"},
+		{"redis URL with a bad database", []string{"demo", "-redis", "redis://127.0.0.1:6379/x"}, `invalid database number: "x"`, "Usage: fresh demo"},
+		{"redis address without a port", []string{"demo", "-redis", "localhost"}, "-redis: not a URL (redis://host:port/db) nor host:port", "Usage: fresh demo"},
+		{"redis address list", []string{"demo", "-redis", "a:1,b:2"}, "-redis: a list of Redis addresses", "Usage: fresh demo"},
+		{"worker by hand", []string{"demo-worker"}, `demo-worker is run by "fresh demo -redis", not by hand`, "Usage: fresh <command>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

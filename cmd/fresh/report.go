@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/freshcache/fresh"
 )
 
 // A demoSummary is the result of a demo run, printed on stdout.
@@ -37,6 +39,11 @@ type demoSummary struct {
 	Invalidations uint64 `json:"invalidations"`
 	FencedFills   uint64 `json:"fenced_fills"`
 	StaleReads    uint64 `json:"stale_reads"`
+
+	// Multi is the rest of the summary of a multi-process run (demo -redis); nil
+	// for a run in one process. Readers and Writers are then totals over the
+	// processes.
+	Multi *multiSummary `json:"multi_process,omitempty"`
 }
 
 type latencySummary struct {
@@ -44,31 +51,120 @@ type latencySummary struct {
 	P99 time.Duration `json:"p99_ns"`
 }
 
-func (d *demo) summary(baseline, cached *phase) demoSummary {
-	st := d.cache.Stats()
-	loads := cached.loads1 - cached.loads0
-	reads := cached.reads()
+// A phaseTotal is what the readers of one phase did, in one process or added up
+// over the processes of a run.
+type phaseTotal struct {
+	Reads   uint64    `json:"reads"`
+	Loads   uint64    `json:"loads"` // source loads made meanwhile in the process
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Latency histogram `json:"latency"`
+}
+
+func (p *phase) total() phaseTotal {
+	return phaseTotal{Reads: p.reads(), Loads: p.loads1 - p.loads0, Start: p.start, End: p.end, Latency: *p.latency()}
+}
+
+// add adds o, a phase of another process, to t; the phase spans both.
+func (t *phaseTotal) add(o *phaseTotal) {
+	if o.Start.IsZero() { // a process that does not read
+		return
+	}
+	t.Reads += o.Reads
+	t.Loads += o.Loads
+	t.Latency.merge(&o.Latency)
+	if t.Start.IsZero() || o.Start.Before(t.Start) {
+		t.Start = o.Start
+	}
+	if o.End.After(t.End) {
+		t.End = o.End
+	}
+}
+
+// runTotals are the counts of a run, of one process or added up over processes.
+type runTotals struct {
+	Baseline      phaseTotal  `json:"baseline"`
+	Cached        phaseTotal  `json:"cached"`
+	Cache         fresh.Stats `json:"cache"`
+	Writes        uint64      `json:"writes"`
+	Invalidations uint64      `json:"invalidations"`
+	Stale         uint64      `json:"stale"`
+	Within        uint64      `json:"within"`
+	Pending       uint64      `json:"pending"`
+}
+
+func (d *demo) totals(baseline, cached *phase) runTotals {
+	return runTotals{
+		Baseline:      baseline.total(),
+		Cached:        cached.total(),
+		Cache:         d.cache.Stats(),
+		Writes:        d.src.writeCount(),
+		Invalidations: d.invalidations.Load(),
+		Stale:         d.stale.Load(),
+		Within:        d.within.Load(),
+		Pending:       d.pending.Load(),
+	}
+}
+
+func (t *runTotals) add(o *runTotals) {
+	t.Baseline.add(&o.Baseline)
+	t.Cached.add(&o.Cached)
+	t.Cache = addStats(t.Cache, o.Cache)
+	t.Writes += o.Writes
+	t.Invalidations += o.Invalidations
+	t.Stale += o.Stale
+	t.Within += o.Within
+	t.Pending += o.Pending
+}
+
+// addStats adds up the counters of two caches (Entries included).
+func addStats(a, b fresh.Stats) fresh.Stats {
+	return fresh.Stats{
+		Hits:         a.Hits + b.Hits,
+		Misses:       a.Misses + b.Misses,
+		Loads:        a.Loads + b.Loads,
+		LoadErrors:   a.LoadErrors + b.LoadErrors,
+		Fenced:       a.Fenced + b.Fenced,
+		Abandoned:    a.Abandoned + b.Abandoned,
+		StaleServed:  a.StaleServed + b.StaleServed,
+		Refreshes:    a.Refreshes + b.Refreshes,
+		Evictions:    a.Evictions + b.Evictions,
+		Expirations:  a.Expirations + b.Expirations,
+		StoreHits:    a.StoreHits + b.StoreHits,
+		StoreMisses:  a.StoreMisses + b.StoreMisses,
+		StoreFills:   a.StoreFills + b.StoreFills,
+		StoreFenced:  a.StoreFenced + b.StoreFenced,
+		StoreForeign: a.StoreForeign + b.StoreForeign,
+		LeaseWaits:   a.LeaseWaits + b.LeaseWaits,
+		Entries:      a.Entries + b.Entries,
+	}
+}
+
+// summarize makes the summary of a run of cfg that started at start.
+func summarize(cfg demoConfig, start time.Time, t runTotals) demoSummary {
+	st := t.Cache
+	reads, loads := t.Cached.Reads, t.Cached.Loads
 	s := demoSummary{
-		Articles:        d.cfg.articles,
-		Readers:         d.cfg.readers,
-		Writers:         d.cfg.writers,
-		DurationSeconds: cached.end.Sub(d.start).Seconds(),
-		BaselineSeconds: baseline.end.Sub(baseline.start).Seconds(),
+		Articles:        cfg.articles,
+		Readers:         cfg.readers,
+		Writers:         cfg.writers,
+		DurationSeconds: t.Cached.End.Sub(start).Seconds(),
+		BaselineSeconds: t.Baseline.End.Sub(t.Baseline.Start).Seconds(),
 		Reads:           reads,
-		UncachedReads:   baseline.reads(),
+		UncachedReads:   t.Baseline.Reads,
 		Hits:            st.Hits,
 		Misses:          st.Misses,
 		HitRatio:        st.HitRatio(),
-		Cached:          percentiles(cached.latency()),
-		Uncached:        percentiles(baseline.latency()),
+		Cached:          percentiles(&t.Cached.Latency),
+		Uncached:        percentiles(&t.Baseline.Latency),
 		SourceLoads:     loads,
 		LoadsSaved:      int64(reads) - int64(loads),
-		Writes:          d.src.writes.Load(),
-		Invalidations:   d.invalidations.Load(),
+		Writes:          t.Writes,
+		Invalidations:   t.Invalidations,
 		FencedFills:     st.Fenced,
-		StaleReads:      d.stale.Load(),
+		StaleReads:      t.Stale,
 	}
-	if sec := cached.end.Sub(cached.start).Seconds(); sec > 0 {
+	if sec := t.Cached.End.Sub(t.Cached.Start).Seconds(); sec > 0 {
 		s.ReadsPerSecond = float64(reads) / sec
 	}
 	if s.BaselineSeconds > 0 {
@@ -103,44 +199,42 @@ func (s demoSummary) writeText(w io.Writer) error {
 	line("writes", "%d", s.Writes)
 	line("invalidations", "%d", s.Invalidations)
 	line("fenced fills", "%d (loads not cached because a write overtook them)", s.FencedFills)
-	line("stale reads", "%d", s.StaleReads)
+	if s.Multi == nil {
+		line("stale reads", "%d", s.StaleReads)
+	} else {
+		s.Multi.writeText(&b, line, s.StaleReads)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
 // progress prints a line on stderr every cfg.progressEvery until ctx is done.
 func (d *demo) progress(ctx context.Context, current *atomic.Pointer[phase]) {
-	tick := time.NewTicker(d.cfg.progressEvery)
-	defer tick.Stop()
 	var last *phase
 	var lastReads uint64
 	lastTime := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			p := current.Load()
-			if p == nil {
-				continue
-			}
-			if p != last {
-				last, lastReads, lastTime = p, 0, p.start
-			}
-			reads := p.reads()
-			rate := float64(reads-lastReads) / now.Sub(lastTime).Seconds()
-			lastReads, lastTime = reads, now
-			elapsed := short(now.Sub(d.start).Round(100 * time.Millisecond))
-			if !p.cached {
-				d.logf("%6v  baseline, no cache: %.0f reads/s, stale reads %d\n", elapsed, rate, d.stale.Load())
-				continue
-			}
-			st := d.cache.Stats()
-			saved := int64(reads) - int64(d.src.loads.Load()-p.loads0)
-			d.logf("%6v  %.0f reads/s, hit ratio %.2f%%, loads saved %d, fenced fills %d, stale reads %d\n",
-				elapsed, rate, 100*st.HitRatio(), saved, st.Fenced, d.stale.Load())
+	everyTick(ctx, d.cfg.progressEvery, func(now time.Time) bool {
+		p := current.Load()
+		if p == nil {
+			return true
 		}
-	}
+		if p != last {
+			last, lastReads, lastTime = p, 0, p.start
+		}
+		reads := p.reads()
+		rate := float64(reads-lastReads) / now.Sub(lastTime).Seconds()
+		lastReads, lastTime = reads, now
+		elapsed := short(now.Sub(d.start).Round(100 * time.Millisecond))
+		if !p.cached {
+			d.logf("%6v  baseline, no cache: %.0f reads/s, stale reads %d\n", elapsed, rate, d.stale.Load())
+			return true
+		}
+		st := d.cache.Stats()
+		saved := int64(reads) - int64(d.src.loadCount()-p.loads0)
+		d.logf("%6v  %.0f reads/s, hit ratio %.2f%%, loads saved %d, fenced fills %d, stale reads %d\n",
+			elapsed, rate, 100*st.HitRatio(), saved, st.Fenced, d.stale.Load())
+		return true
+	})
 }
 
 // short rounds d to three significant digits or so, for reading.

@@ -29,7 +29,10 @@ func TestSourceVersions(t *testing.T) {
 		for _, k := range st.same {
 			before[k] = s.scopeVer[k]
 		}
-		w := s.update(st.id, st.change)
+		w, err := s.commit(ctx, st.id, st.change)
+		if err != nil {
+			t.Fatalf("%s: commit = %v", st.name, err)
+		}
 		if want := uint64(i + 1); w.new.Version != want {
 			t.Errorf("%s: version %d; want %d", st.name, w.new.Version, want)
 		}
@@ -46,7 +49,9 @@ func TestSourceVersions(t *testing.T) {
 				t.Errorf("%s: scope %v version %d; want it unchanged at %d", st.name, k, got, before[k])
 			}
 		}
-		s.settle(w)
+		if err := s.settle(ctx, w); err != nil {
+			t.Fatalf("%s: settle = %v", st.name, err)
+		}
 		for _, k := range st.bumped {
 			if got := s.settledScope[k].Load(); got != w.new.Version {
 				t.Errorf("%s: scope %v settled at %d; want %d", st.name, k, got, w.new.Version)
@@ -88,10 +93,11 @@ func TestSourceVersions(t *testing.T) {
 // row does not lower the settled version.
 func TestSettleOutOfOrder(t *testing.T) {
 	s := newSource(1, []string{"a"}, 0, func(int) int { return 0 })
-	w1 := s.update(0, func(*article) {})
-	w2 := s.update(0, func(*article) {})
-	s.settle(w2)
-	s.settle(w1)
+	ctx := context.Background()
+	w1, _ := s.commit(ctx, 0, func(*article) {})
+	w2, _ := s.commit(ctx, 0, func(*article) {})
+	_ = s.settle(ctx, w2)
+	_ = s.settle(ctx, w1)
 	if got := s.settledRow[0].Load(); got != w2.new.Version {
 		t.Errorf("settled row version %d; want %d", got, w2.new.Version)
 	}
