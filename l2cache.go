@@ -87,16 +87,7 @@ func (c *Cache[K, V]) readStore(ctx context.Context, key K, fs *fillState, sr *s
 		e, found := c.sl.get(ctx, sk)
 		foreign := false
 		if found {
-			v, neg, err := c.vc.decode(sk, e.Value)
-			if err == nil && e.At.Epoch != 0 && (!neg || c.o.NegativeTTL > 0) {
-				c.stats.storeHits.Add(1)
-				sr.hit, sr.val, sr.neg, sr.ttl = true, v, neg, e.TTL
-				fs.mu.Lock()
-				for _, n := range c.localDeps(e.Deps, key) {
-					fs.addName(n)
-				}
-				fs.l2 = e.At // the entry was valid when read: current at its fill position
-				fs.mu.Unlock()
+			if c.takeStoreEntry(key, sk, e, fs, sr) {
 				return
 			}
 			// Written by another build (or garbage): a miss, and this process's
@@ -123,6 +114,16 @@ func (c *Cache[K, V]) readStore(ctx context.Context, key K, fs *fillState, sr *s
 			deadline = time.Now().Add(c.sl.leaseTTL)
 		}
 		token, granted, wait := c.lease(ctx, sk)
+		if granted && token != "" {
+			// The previous holder may have filled the store and released the lease
+			// between this process's read and its lease: look once more, or this
+			// process would load the key a second time.
+			if e, found := c.sl.get(ctx, sk); found && c.takeStoreEntry(key, sk, e, fs, sr) {
+				c.release(ctx, sk, token)
+				c.stats.storeMisses.Add(^uint64(0)) // counted as a miss above: it was not one
+				return
+			}
+		}
 		if granted || time.Now().After(deadline) || ctx.Err() != nil {
 			// Holding the lease, or tired of waiting for it: load.
 			sr.key, sr.token = sk, token
@@ -143,6 +144,24 @@ func (c *Cache[K, V]) readStore(ctx context.Context, key K, fs *fillState, sr *s
 	}
 }
 
+// takeStoreEntry serves the flight from the store entry e of key, if it can be read
+// here: fs gets its dependencies and store position.
+func (c *Cache[K, V]) takeStoreEntry(key K, sk string, e StoreEntry, fs *fillState, sr *storeRead[V]) bool {
+	v, neg, err := c.vc.decode(sk, e.Value)
+	if err != nil || e.At.Epoch == 0 || (neg && c.o.NegativeTTL < 0) {
+		return false
+	}
+	c.stats.storeHits.Add(1)
+	sr.hit, sr.val, sr.neg, sr.ttl = true, v, neg, e.TTL
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, n := range c.localDeps(e.Deps, key) {
+		fs.addName(n)
+	}
+	fs.l2 = e.At // the entry was valid when read: current at its fill position
+	return true
+}
+
 // lease tries to take the lease on sk. A failing store counts as granted: there is
 // nobody to wait for.
 func (c *Cache[K, V]) lease(ctx context.Context, sk string) (token string, granted bool, wait time.Duration) {
@@ -156,6 +175,15 @@ func (c *Cache[K, V]) lease(ctx context.Context, sk string) (token string, grant
 	return token, granted, wait
 }
 
+// release ends this process's lease on sk.
+func (c *Cache[K, V]) release(ctx context.Context, sk, token string) {
+	rctx, cancel := c.sl.ctx(context.WithoutCancel(ctx))
+	defer cancel()
+	if err := c.sl.leaser.Release(rctx, sk, token); err != nil {
+		c.sl.failed(err, false)
+	}
+}
+
 // fillStore fills the hub's Store with the flight's value, fenced by the store
 // position its fill read, and releases the lease it held.
 func (c *Cache[K, V]) fillStore(ctx context.Context, key K, f *flight[V], sr *storeRead[V], cfg callConfig) {
@@ -164,11 +192,7 @@ func (c *Cache[K, V]) fillStore(ctx context.Context, key K, f *flight[V], sr *st
 	}
 	defer func() {
 		if sr.token != "" {
-			rctx, cancel := c.sl.ctx(context.WithoutCancel(ctx))
-			defer cancel()
-			if err := c.sl.leaser.Release(rctx, sr.key, sr.token); err != nil {
-				c.sl.failed(err, false)
-			}
+			c.release(ctx, sr.key, sr.token)
 		}
 	}()
 	if sr.blob == nil || f.l2.Epoch == 0 || f.abandoned || f.keyTomb.Load() > f.tk.pos {

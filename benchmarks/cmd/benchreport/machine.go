@@ -103,6 +103,10 @@ var competitors = []competitor{
 	{"ttlcache", "github.com/jellydator/ttlcache"},
 	{"gocache", "github.com/eko/gocache"},
 	{"xsync", "github.com/puzpuzpuz/xsync"},
+	// The Redis workload's competitors.
+	{"go-redis", "github.com/redis/go-redis"},
+	{"rueidis", "github.com/redis/rueidis"},
+	{"go-redis/cache", "github.com/go-redis/cache"},
 }
 
 // A version is one competitor module linked into this binary.

@@ -65,6 +65,9 @@ func TestMatchVersions(t *testing.T) {
 		"gocache github.com/eko/gocache/lib/v4@v4.2.4",
 		"gocache github.com/eko/gocache/store/ristretto/v4@v4.3.2",
 		"xsync github.com/puzpuzpuz/xsync (not linked into this binary)",
+		"go-redis github.com/redis/go-redis (not linked into this binary)",
+		"rueidis github.com/redis/rueidis (not linked into this binary)",
+		"go-redis/cache github.com/go-redis/cache (not linked into this binary)",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -28,6 +28,7 @@ import (
 
 	"github.com/freshcache/fresh/benchmarks/report"
 	"github.com/freshcache/fresh/benchmarks/workloads/memory"
+	"github.com/freshcache/fresh/benchmarks/workloads/redis"
 )
 
 func main() {
@@ -35,6 +36,11 @@ func main() {
 	// this binary; such a child does its one measurement and nothing else.
 	if memory.IsChild() {
 		memory.Child()
+		return
+	}
+	// So does the Redis workload, for its peer and stampede processes.
+	if redis.IsChild() {
+		redis.Child()
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

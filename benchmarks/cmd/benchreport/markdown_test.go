@@ -140,6 +140,24 @@ func TestRenderMarkdownHeader(t *testing.T) {
 	}
 }
 
+// TestRenderMarkdownRedis checks that a report with the Redis section says what its
+// ratios divide by, and that one without it does not mention it.
+func TestRenderMarkdownRedis(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{{"redis", true}, {"alpha", false}} {
+		var b strings.Builder
+		renderMarkdown(&b, document{Results: []result{{ID: tc.id, Section: fakeSection(tc.id)}}})
+		md := b.String()
+		for _, s := range []string{"The Redis section weighs fresh's Redis tier", "(in the Redis section, by the Redis client or cache"} {
+			if got := strings.Contains(md, s); got != tc.want {
+				t.Errorf("report with a %s section: contains %q = %v; want %v", tc.id, s, got, tc.want)
+			}
+		}
+	}
+}
+
 func TestSlug(t *testing.T) {
 	seen := map[string]int{}
 	for _, tt := range []struct{ title, want string }{

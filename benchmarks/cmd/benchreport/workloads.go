@@ -12,6 +12,7 @@ import (
 	"github.com/freshcache/fresh/benchmarks/workloads/hitratio"
 	"github.com/freshcache/fresh/benchmarks/workloads/memory"
 	"github.com/freshcache/fresh/benchmarks/workloads/race"
+	"github.com/freshcache/fresh/benchmarks/workloads/redis"
 	"github.com/freshcache/fresh/benchmarks/workloads/stampede"
 	"github.com/freshcache/fresh/benchmarks/workloads/storm"
 	"github.com/freshcache/fresh/benchmarks/workloads/tags"
@@ -27,7 +28,7 @@ type workload struct {
 
 // registry lists the workloads in the order they run and appear in
 // BENCHMARKS.md: core, throughput, hitratio, storm, memory, tags, race,
-// stampede. Adding a workload is one line here.
+// stampede, redis. Adding a workload is one line here.
 var registry = []workload{
 	newWorkload("core", core.Run),
 	newWorkload("throughput", throughput.Run),
@@ -37,6 +38,7 @@ var registry = []workload{
 	newWorkload("tags", tags.Run),
 	newWorkload("race", race.Run),
 	newWorkload("stampede", stampede.Run),
+	newWorkload("redis", redis.Run),
 }
 
 // newWorkload adapts the Run function of a workload package to the registry.
