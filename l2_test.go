@@ -723,3 +723,46 @@ func TestStoreKeyChecked(t *testing.T) {
 		t.Fatalf("b stats %+v; want the other key's value refused", s)
 	}
 }
+
+// leaseHookStore runs hook before its first Lease.
+type leaseHookStore struct {
+	*freshtest.MemStore
+	once sync.Once
+	hook func()
+}
+
+func (s *leaseHookStore) Lease(ctx context.Context, key string, ttl time.Duration) (string, bool, time.Duration, error) {
+	s.once.Do(s.hook)
+	return s.MemStore.Lease(ctx, key, ttl)
+}
+
+// TestStoreLeaseAfterFill: a process that missed in the store just before another
+// filled it, and takes the lease just after the other released it, reads the store
+// again rather than load a second time.
+func TestStoreLeaseAfterFill(t *testing.T) {
+	mem := freshtest.NewMemStore()
+	var loads atomic.Int64
+	load := func(context.Context, string) (string, error) { loads.Add(1); return "v", nil }
+	a := newL2Cache[string](t, newProcesses(t, 1, mem, fresh.HubOptions{})[0], "c")
+	hooked := &leaseHookStore{MemStore: mem}
+	hooked.hook = func() {
+		// Between b's miss and b's lease: a loads, fills and releases.
+		mustGet(t, a, "k", load)
+		eventually(t, "a fills the store", func() bool { return a.Stats().StoreFills == 1 })
+		eventually(t, "a releases its lease", func() bool {
+			tok, ok, _, _ := mem.Lease(context.Background(), "c:k", time.Second)
+			if ok {
+				_ = mem.Release(context.Background(), "c:k", tok)
+			}
+			return ok
+		})
+	}
+	b := newL2Cache[string](t, newProcesses(t, 1, hooked, fresh.HubOptions{})[0], "c")
+	mustGet(t, b, "k", load)
+	if n := loads.Load(); n != 1 {
+		t.Fatalf("%d loads; want 1: b took the lease after a's fill and loaded again", n)
+	}
+	if s := b.Stats(); s.StoreHits != 1 || s.StoreMisses != 0 {
+		t.Fatalf("b stats %+v", s)
+	}
+}
