@@ -323,7 +323,7 @@ func TestPitfallP10SlotMigration(t *testing.T) {
 	var reads, stale atomic.Int64
 	var firstStale atomic.Value
 	const bound = 5 * time.Second // MaxStaleness's default
-	wg.Go(func() { // the writer
+	wg.Go(func() {                // the writer
 		w := caches[0]
 		for {
 			select {
