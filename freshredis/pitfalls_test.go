@@ -412,15 +412,17 @@ func pitMigrateSlot(t *testing.T, cluster *storeTestCluster, slot int) {
 		nodes = append(nodes, node{c, id, addr})
 	}
 	var src, dst node
-	slots, err := nodes[0].c.ClusterSlots(ctx).Result()
+	shards, err := nodes[0].c.ClusterShards(ctx).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range slots {
-		if int(r.Start) <= slot && slot <= int(r.End) {
-			for _, n := range nodes {
-				if n.id == r.Nodes[0].ID {
-					src = n
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			if r.Start <= int64(slot) && int64(slot) <= r.End {
+				for _, n := range nodes {
+					if n.id == sh.Nodes[0].ID {
+						src = n
+					}
 				}
 			}
 		}
