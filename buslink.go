@@ -88,7 +88,7 @@ func newBusLink(h *Hub) (*busLink, error) {
 	l := &busLink{
 		hub:      h,
 		bus:      h.o.Bus,
-		start:    time.Now(),
+		start:    h.t.start,
 		kick:     make(chan struct{}, 1),
 		beatBack: make(chan struct{}, 1),
 		peers:    make(map[[16]byte]peer),
@@ -100,6 +100,7 @@ func newBusLink(h *Hub) (*busLink, error) {
 		return nil, fmt.Errorf("fresh: origin id: %w", err)
 	}
 	l.lastBeat.Store(l.stamp())
+	h.t.proofUntil.Store(l.lastBeat.Load() + int64(l.maxStale))
 	ctx, cancel := context.WithTimeout(context.Background(), l.maxStale)
 	defer cancel()
 	sub, err := l.bus.Subscribe(ctx, l)
@@ -163,6 +164,12 @@ func (l *busLink) HandleMessage(b []byte) {
 	case wire.KindFlush:
 		if v := l.hub.view(m.Namespace); v != nil {
 			v.flushLocal()
+		}
+	case wire.KindStoreMissed:
+		if l.hub.store != nil {
+			// An invalidation that follows did not reach the store: its entries may
+			// be stale until it is flushed (storeLink).
+			l.hub.store.failed(errPeerMissed, true)
 		}
 	}
 	l.hub.stats.received.Add(1)
@@ -229,6 +236,11 @@ func (l *busLink) publishItems(ctx context.Context, kind wire.Kind, ns string, i
 		items = items[n:]
 	}
 	return errors.Join(errs...)
+}
+
+// publishStoreMissed tells peers that an invalidation did not reach the Store.
+func (l *busLink) publishStoreMissed(ctx context.Context) error {
+	return l.publish(ctx, &wire.Message{Kind: wire.KindStoreMissed})
 }
 
 func (l *busLink) publishFlush(ctx context.Context, ns string) error {
@@ -417,6 +429,7 @@ func (l *busLink) heartbeatBack(stamp int64) {
 		return
 	}
 	maxStoreInt(&l.lastBeat, stamp)
+	maxStoreInt(&l.hub.t.proofUntil, stamp+int64(l.maxStale)) // G1, checked by every hit
 	l.check()
 	select {
 	case l.beatBack <- struct{}{}:
@@ -451,6 +464,7 @@ func (l *busLink) watchdog() {
 	timer := time.NewTimer(l.maxStale)
 	defer timer.Stop()
 	for {
+		pause(pointWatchdog)
 		wait := l.check()
 		timer.Reset(wait)
 		select {

@@ -181,7 +181,7 @@ func (c *Cache[K, V]) record(ev Event) {
 // past the time StaleIfError allows it to be served only after a failed reload.
 func (c *Cache[K, V]) usable(e *entry[V]) (ok, stale bool) {
 	pos := e.pos()
-	if pos < c.t.floor.Load() {
+	if pos < c.t.floor.Load() || !c.t.proven() {
 		return false, false
 	}
 	if e.p == nil {
@@ -222,7 +222,7 @@ func (c *Cache[K, V]) Get(key K) (V, bool) {
 	// negative) above the floor is served after one more atomic load.
 	if c.l1 != nil {
 		e, found := c.l1.GetIfPresent(key)
-		if found && e.p == nil && e.word >= c.t.floor.Load() && e.word&negBit == 0 {
+		if found && e.p == nil && e.word >= c.t.floor.Load() && e.word&negBit == 0 && c.t.proven() {
 			c.hit()
 			return e.val, true
 		}

@@ -373,13 +373,28 @@ func (h *Hub) Invalidate(ctx context.Context, deps ...Dep) error {
 	if err := h.invalidateLocal(ctx, names); err != nil {
 		return err
 	}
-	if h.store != nil {
-		h.store.invalidate(ctx, names) // after this hub, before the bus (storeLink)
-	}
+	h.toStore(ctx, names) // after this hub, before the bus (storeLink)
 	if h.link != nil {
 		return h.link.publishItems(ctx, kindInvalidate, "", names)
 	}
 	return nil
+}
+
+// toStore applies an invalidation of names to the Store, between the hub and the Bus
+// (storeLink). When the store does not take it, the peers are told, before the
+// invalidation's own message reaches them, to stop reading the store until it has
+// been flushed: otherwise a peer that hears of the invalidation and misses would
+// refill itself from the entry it should have killed. It returns the store's
+// position after the invalidation, or a zero Position.
+func (h *Hub) toStore(ctx context.Context, names []string) Position {
+	if h.store == nil || len(names) == 0 {
+		return Position{}
+	}
+	p := h.store.invalidatePos(ctx, names)
+	if p.Epoch == 0 && h.link != nil {
+		_ = h.link.publishStoreMissed(ctx) // queued and retried on failure, in order
+	}
+	return p
 }
 
 // invalidateLocal applies an invalidation of names to the tracker and to the request
@@ -438,9 +453,7 @@ func (h *Hub) InvalidateRows(ctx context.Context, changes ...RowChange) error {
 		if err := h.invalidateLocal(ctx, names); err != nil {
 			return err
 		}
-		if h.store != nil {
-			h.store.invalidate(ctx, names) // after this hub, before the bus (storeLink)
-		}
+		h.toStore(ctx, names) // after this hub, before the bus (storeLink)
 	}
 	if h.link != nil {
 		if unencodable {

@@ -186,12 +186,6 @@ func (sl *storeLink) close() {
 	}
 }
 
-// invalidate applies names to the store. A failure is not returned: the store is
-// flushed once it answers again (see storeLink).
-func (sl *storeLink) invalidate(ctx context.Context, names []string) {
-	sl.invalidatePos(ctx, names)
-}
-
 // invalidatePos is invalidate, returning the store's position after it, or a zero
 // Position when the store did not take it.
 func (sl *storeLink) invalidatePos(ctx context.Context, names []string) Position {

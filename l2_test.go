@@ -766,3 +766,42 @@ func TestStoreLeaseAfterFill(t *testing.T) {
 		t.Fatalf("b stats %+v", s)
 	}
 }
+
+// TestStoreMissedTellsPeers: when a writer's invalidation does not reach the store,
+// the peers that hear of it must not refill themselves from the store entry it should
+// have killed: the writer tells them, before the invalidation, to stop reading the
+// store until it has been flushed.
+func TestStoreMissedTellsPeers(t *testing.T) {
+	mem := freshtest.NewMemStore()
+	bus := fresh.NewLocalBus()
+	t.Cleanup(func() { _ = bus.Close() })
+	writerStore := &flakyStore{Store: mem}
+	hub := func(s fresh.Store) *fresh.Hub {
+		h, err := fresh.NewHub(fresh.HubOptions{Store: s, Bus: bus})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.Close(context.Background()) })
+		return h
+	}
+	writer := newL2Cache[string](t, process{hub(writerStore)}, "c")
+	peer := newL2Cache[string](t, process{hub(mem)}, "c")
+	src := newL2Source()
+	src.set("k", "1")
+	load := src.loader(fresh.Tag("t"))
+	mustGet(t, peer, "k", load)
+	eventually(t, "the value reaches the store", func() bool { return peer.Stats().StoreFills == 1 })
+
+	writerStore.down.Store(true) // the writer cannot reach the store; the peer can
+	src.set("k", "2")
+	if err := writer.Invalidate(context.Background(), fresh.Tag("t")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the peer reads the new value", func() bool { return mustGet(t, peer, "k", load) == "2" })
+	for range 50 {
+		if got := mustGet(t, peer, "k", load); got != "2" {
+			t.Fatalf("the peer read %q again: it refilled from the store entry the invalidation missed", got)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -220,14 +220,14 @@ func (c *Cache[K, V]) storeWritten(ctx context.Context, key K) Position {
 	if c.sl == nil {
 		return Position{}
 	}
-	return c.sl.invalidatePos(ctx, []string{c.keyDepName(key)})
+	return c.hub.toStore(ctx, []string{c.keyDepName(key)})
 }
 
 // storeAllWritten applies a flush or pattern deletion of the cache to the Store: every
 // entry of the cache depends on its all-keys dependency.
 func (c *Cache[K, V]) storeAllWritten(ctx context.Context) {
 	if c.sl != nil {
-		c.sl.invalidate(ctx, []string{c.keys.all})
+		c.hub.toStore(ctx, []string{c.keys.all})
 	}
 }
 
@@ -248,5 +248,9 @@ func (c *Cache[K, V]) setStore(ctx context.Context, key K, b []byte, names []str
 	}
 }
 
-// errNoStore is how an unusable store is reported to the failure policy.
-var errNoStore = errors.New("fresh: store unavailable")
+var (
+	// errNoStore is how an unusable store is reported to the failure policy.
+	errNoStore = errors.New("fresh: store unavailable")
+	// errPeerMissed: a peer's invalidation did not reach the store.
+	errPeerMissed = errors.New("fresh: another process's invalidation did not reach the store")
+)

@@ -20,6 +20,7 @@ const (
 	pointMemoHandoff                       // request scope: an answer is about to be remembered or handed over
 	pointLinkApply                         // bus link: a peer's message is about to be applied
 	pointKeyWritten                        // Set or Delete: the store was written, the key dependency not yet invalidated
+	pointWatchdog                          // bus link: the watchdog is about to check the heartbeats' age
 	numPausePoints
 )
 

@@ -775,3 +775,59 @@ func TestRowWithUntravellableColumn(t *testing.T) {
 		t.Errorf("Gaps = %d; a large column should not break continuity", g)
 	}
 }
+
+// TestHitChecksProof: a hit is refused once the newest returned heartbeat is
+// MaxStaleness old, even while the watchdog that suspends the hub has not run (a
+// process resumed after SIGSTOP runs its readers before its timers).
+func TestHitChecksProof(t *testing.T) {
+	bus := &deafBus{Bus: NewLocalBus()}
+	h, err := NewHub(HubOptions{Bus: bus, MaxStaleness: 100 * time.Millisecond, Heartbeat: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = h.Close(context.Background()) }()
+	c, err := New(Options[string, string]{Hub: h, Name: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.Set(ctx, "plain", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetOrLoad(ctx, "deps", func(ctx context.Context, _ string) (string, error) {
+		Depend(ctx, Tag("t"))
+		return "v", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Get("plain"); !ok {
+		t.Fatal("no hit before the bus went deaf")
+	}
+	held := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	setPauseHook(func(p pausePoint) {
+		if p == pointWatchdog {
+			once.Do(func() { close(held) })
+			<-release
+		}
+	})
+	defer setPauseHook(nil)
+	bus.deaf.Store(true)
+	<-held // the watchdog is stuck, as a stopped process's timers are
+	time.Sleep(150 * time.Millisecond)
+	if h.t.suspended() {
+		t.Fatal("the hub was suspended: the watchdog was not held")
+	}
+	for _, k := range []string{"plain", "deps"} {
+		if _, ok := c.Get(k); ok {
+			t.Errorf("Get(%q) hit with the newest heartbeat back over MaxStaleness ago", k)
+		}
+		var loads int
+		if _, err := c.GetOrLoad(ctx, k, func(context.Context, string) (string, error) { loads++; return "w", nil }); err != nil || loads != 1 {
+			t.Errorf("GetOrLoad(%q) served from memory (loads %d, %v)", k, loads, err)
+		}
+	}
+	close(release)
+	setPauseHook(nil)
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // A tracker holds the invalidation state of a hub: its position, the tombstone of every
@@ -33,7 +34,14 @@ type tracker struct {
 	_     [64]byte
 	pos   atomic.Uint64 // P: only grows
 	floor atomic.Uint64 // positions below the floor are invalid (flush / epoch)
-	_     [48]byte
+	// proofUntil is, with a Bus, the time (nanoseconds since start, monotonic) until
+	// which the newest returned heartbeat proves this hub up to date; 0 without a
+	// Bus. Every hit checks it (proven), because the watchdog that suspends the hub
+	// when the proof runs out can run late: a process stopped (SIGSTOP, a VM pause)
+	// past MaxStaleness resumes its readers as soon as its watchdog.
+	proofUntil atomic.Int64
+	_          [40]byte
+	start      time.Time // the origin of proofUntil; set before any cache exists
 
 	epoch atomic.Uint64 // counts floor raises, for Stats and bus messages
 
@@ -87,7 +95,7 @@ type fillTicket struct {
 }
 
 func newTracker() *tracker {
-	t := &tracker{seed: maphash.MakeSeed()}
+	t := &tracker{seed: maphash.MakeSeed(), start: time.Now()}
 	for i := range t.shards {
 		t.shards[i].m = make(map[string]*depRecord)
 		t.fills[i].m = make(map[*fillTicket]struct{})
@@ -275,6 +283,13 @@ func (t *tracker) validNames(names []string, pos uint64) bool {
 		}
 	}
 	return true
+}
+
+// proven reports whether the hub may serve from memory now (G1): without a Bus
+// always; with one, only until its newest returned heartbeat is MaxStaleness old.
+func (t *tracker) proven() bool {
+	u := t.proofUntil.Load()
+	return u == 0 || int64(time.Since(t.start)) < u
 }
 
 // flush invalidates everything: it raises the floor to a new position. It returns

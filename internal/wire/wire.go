@@ -51,6 +51,10 @@ const (
 	// KindRows carries row changes (one canonical encoding each) as Items; every
 	// receiver computes what they dirty with its own table schemes.
 	KindRows Kind = 6
+	// KindStoreMissed has no Items: its sender applied an invalidation that did not
+	// reach the shared Store. Receivers stop reading the store until it has been
+	// flushed. It is sent before the invalidation's own message.
+	KindStoreMissed Kind = 7
 )
 
 // String returns the kind's name, or kind(N) for an unknown kind.
@@ -68,12 +72,14 @@ func (k Kind) String() string {
 		return "pattern"
 	case KindRows:
 		return "rows"
+	case KindStoreMissed:
+		return "store-missed"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
 // valid reports whether k is one of the defined kinds.
-func (k Kind) valid() bool { return k >= KindInvalidate && k <= KindRows }
+func (k Kind) valid() bool { return k >= KindInvalidate && k <= KindStoreMissed }
 
 // carriesItems reports whether messages of kind k may have Items.
 func (k Kind) carriesItems() bool {
