@@ -61,7 +61,7 @@ type storeLink struct {
 const (
 	defaultStoreTimeout = 500 * time.Millisecond
 	defaultLeaseTTL     = 5 * time.Second
-	storeRetry          = time.Second
+	storeRetry          = 250 * time.Millisecond
 	maxLeaseTTL         = time.Hour
 )
 

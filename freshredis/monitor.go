@@ -80,7 +80,7 @@ func (s *Store) monitor(runID string) {
 		case <-ticker.C:
 		}
 		for range storeMonitorMaxRounds {
-			cctx, ccancel := context.WithTimeout(ctx, max(s.interval, storeProbeTimeout))
+			cctx, ccancel := context.WithTimeout(ctx, max(min(s.interval, storeProbeTimeout), 100*time.Millisecond)) // a check stuck in redials must not delay the next one
 			c, err := s.check(cctx)
 			ccancel()
 			if err != nil {
