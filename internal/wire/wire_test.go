@@ -29,6 +29,7 @@ func validMessages() map[string]Message {
 		"pattern":         {Kind: KindPattern, Origin: origin, Epoch: 4, Seq: 5, Namespace: "pages", Items: []string{"user:*", "page:?"}},
 		"flush":           {Kind: KindFlush, Origin: origin, Epoch: 2, Seq: 2, Namespace: "päge"},
 		"rows":            {Kind: KindRows, Origin: origin, Epoch: 2, Seq: 3, Items: []string{"articles:~:id=i1"}},
+		"store-missed":    {Kind: KindStoreMissed, Origin: origin, Epoch: 2, Seq: 4},
 		"heartbeat":       {Kind: KindHeartbeat, Origin: origin, Epoch: 1, Seq: 1 << 40, Stamp: 1234567890123},
 		"negative-stamp":  {Kind: KindHeartbeat, Stamp: -1},
 		"extreme":         {Kind: KindHeartbeat, Epoch: math.MaxUint64, Seq: math.MaxUint64, Stamp: math.MinInt64},
@@ -102,7 +103,7 @@ func TestAppendErrors(t *testing.T) {
 	}{
 		{"nil", nil, ErrKind},
 		{"kind 0", &Message{}, ErrKind},
-		{"kind 7", &Message{Kind: 7}, ErrKind},
+		{"kind 8", &Message{Kind: KindStoreMissed + 1}, ErrKind},
 		{"flush with items", &Message{Kind: KindFlush, Items: []string{"a"}}, ErrKind},
 		{"heartbeat with items", &Message{Kind: KindHeartbeat, Items: []string{""}}, ErrKind},
 		{"too many items", &Message{Kind: KindInvalidate, Items: make([]string, MaxItems+1)}, ErrTooLarge},
@@ -239,7 +240,7 @@ func TestDecodeBoundedAllocation(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	for k, want := range map[Kind]string{KindInvalidate: "invalidate", KindDelete: "delete", KindFlush: "flush", KindHeartbeat: "heartbeat", KindPattern: "pattern", KindRows: "rows", 0: "kind(0)", 200: "kind(200)"} {
+	for k, want := range map[Kind]string{KindInvalidate: "invalidate", KindDelete: "delete", KindFlush: "flush", KindHeartbeat: "heartbeat", KindPattern: "pattern", KindRows: "rows", KindStoreMissed: "store-missed", 0: "kind(0)", 200: "kind(200)"} {
 		if got := k.String(); got != want {
 			t.Errorf("Kind(%d).String() = %q; want %q", uint8(k), got, want)
 		}
