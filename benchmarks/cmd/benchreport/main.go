@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/freshcache/fresh/benchmarks/report"
+	"github.com/freshcache/fresh/benchmarks/workloads/buses"
 	"github.com/freshcache/fresh/benchmarks/workloads/memory"
 	"github.com/freshcache/fresh/benchmarks/workloads/redis"
 )
@@ -41,6 +42,11 @@ func main() {
 	// So does the Redis workload, for its peer and stampede processes.
 	if redis.IsChild() {
 		redis.Child()
+		return
+	}
+	// And the buses workload, for its peer and idle follower processes.
+	if buses.IsChild() {
+		buses.Child()
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/freshcache/fresh/benchmarks/report"
+	"github.com/freshcache/fresh/benchmarks/workloads/buses"
 	"github.com/freshcache/fresh/benchmarks/workloads/core"
 	"github.com/freshcache/fresh/benchmarks/workloads/hitratio"
 	"github.com/freshcache/fresh/benchmarks/workloads/memory"
@@ -28,7 +29,7 @@ type workload struct {
 
 // registry lists the workloads in the order they run and appear in
 // BENCHMARKS.md: core, throughput, hitratio, storm, memory, tags, race,
-// stampede, redis. Adding a workload is one line here.
+// stampede, redis, buses. Adding a workload is one line here.
 var registry = []workload{
 	newWorkload("core", core.Run),
 	newWorkload("throughput", throughput.Run),
@@ -39,6 +40,7 @@ var registry = []workload{
 	newWorkload("race", race.Run),
 	newWorkload("stampede", stampede.Run),
 	newWorkload("redis", redis.Run),
+	newWorkload("buses", buses.Run),
 }
 
 // newWorkload adapts the Run function of a workload package to the registry.

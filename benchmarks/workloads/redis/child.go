@@ -17,6 +17,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/freshcache/fresh"
+	"github.com/freshcache/fresh/benchmarks/internal/childproc"
 )
 
 // Child runs the child whose configuration EnvChild holds: it reads commands on
@@ -42,33 +43,8 @@ func Child() {
 	os.Exit(0)
 }
 
-// An outbox writes a child's messages to its stdout, one JSON line each, from a
-// goroutine of its own so that the bus's handler never waits for the pipe.
-type outbox struct {
-	ch   chan childMsg
-	done chan struct{}
-}
-
-func newOutbox(w io.Writer) *outbox {
-	o := &outbox{ch: make(chan childMsg, 1024), done: make(chan struct{})}
-	go func() {
-		defer close(o.done)
-		enc := json.NewEncoder(w)
-		for m := range o.ch {
-			if enc.Encode(m) != nil {
-				return // the parent is gone; stdin will close too
-			}
-		}
-	}()
-	return o
-}
-
-func (o *outbox) send(m childMsg) { o.ch <- m }
-
-func (o *outbox) close() {
-	close(o.ch)
-	<-o.done
-}
+// An outbox writes a child's messages to its stdout.
+type outbox = childproc.Outbox[childMsg]
 
 func runChild(cfg childConfig, in io.Reader, w io.Writer) error {
 	ctx := context.Background()
@@ -78,8 +54,8 @@ func runChild(cfg childConfig, in io.Reader, w io.Writer) error {
 	}
 	defer func() { _ = e.client.Close() }() // nothing to do about it on the way out
 	e.run = cfg.Run
-	out := newOutbox(w)
-	defer out.close()
+	out := childproc.NewOutbox[childMsg](w)
+	defer out.Close()
 	var handle func(command) childMsg
 	var closeRole func() error
 	switch cfg.Role {
@@ -98,15 +74,15 @@ func runChild(cfg childConfig, in io.Reader, w io.Writer) error {
 	default:
 		return fmt.Errorf("unknown role %q", cfg.Role)
 	}
-	out.send(childMsg{Op: "ready"})
+	out.Send(childMsg{Op: "ready"})
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
 		var c command
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			out.send(childMsg{Op: "error", Err: fmt.Sprintf("bad command %q: %v", sc.Text(), err)})
+			out.Send(childMsg{Op: "error", Err: fmt.Sprintf("bad command %q: %v", sc.Text(), err)})
 			continue
 		}
-		out.send(handle(c))
+		out.Send(handle(c))
 	}
 	return closeRole()
 }
@@ -155,7 +131,7 @@ func newPeer(e *env, cfg childConfig, out *outbox) (*peer, error) {
 		for m := range p.raw.Channel() {
 			at := time.Now().UnixNano()
 			if r, err := strconv.Atoi(m.Payload); err == nil {
-				p.out.send(childMsg{Op: "raw", Round: r, At: at})
+				p.out.Send(childMsg{Op: "raw", Round: r, At: at})
 			}
 		}
 	}()
@@ -186,7 +162,7 @@ func (p *peer) look(by string) {
 	}
 	at := time.Now().UnixNano()
 	if p.armed.CompareAndSwap(a, nil) {
-		p.out.send(childMsg{Op: "refused", Round: a.round, At: at, By: by})
+		p.out.Send(childMsg{Op: "refused", Round: a.round, At: at, By: by})
 	}
 }
 

@@ -7,11 +7,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/freshcache/fresh"
+	"github.com/freshcache/fresh/benchmarks/internal/bgload"
 	"github.com/freshcache/fresh/benchmarks/report"
 )
 
@@ -87,7 +86,7 @@ func fanoutBus(ctx context.Context, e *env, o Options, kind, name string) ([]fan
 	round := 0
 	for _, rate := range o.FanoutRates {
 		res := fanoutResult{bus: name, rate: rate}
-		load := startBackground(bg.hub, rate)
+		load := bgload.Start(bg.hub, rate)
 		time.Sleep(pick(o.Short, 150*time.Millisecond, 400*time.Millisecond)) // let the load settle
 		for i := 0; i < o.FanoutRounds && err == nil; i++ {
 			round++
@@ -96,7 +95,7 @@ func fanoutBus(ctx context.Context, e *env, o Options, kind, name string) ([]fan
 				err = rawRound(ctx, e, ns, peers, round, &res)
 			}
 		}
-		res.achieved, res.calls = load.stop()
+		res.achieved, res.calls = load.Stop()
 		out = append(out, res)
 		if err != nil {
 			return out, err
@@ -109,18 +108,18 @@ func fanoutBus(ctx context.Context, e *env, o Options, kind, name string) ([]fan
 // writer, and collects when each peer refused the value.
 func fanoutRound(ctx context.Context, writer *fresh.Hub, peers []*proc, r int, res *fanoutResult) error {
 	for _, p := range peers {
-		if err := p.send(command{Op: "arm", Round: r}); err != nil {
+		if err := p.Send(command{Op: "arm", Round: r}); err != nil {
 			return err
 		}
 	}
 	armErr := ""
 	for _, p := range peers {
-		m, err := p.recv(ctx, 15*time.Second, func(m childMsg) bool { return m.Op == "armed" && m.Round == r })
+		m, err := p.Recv(ctx, 15*time.Second, func(m childMsg) bool { return m.Op == "armed" && m.Round == r })
 		if err != nil {
 			return err
 		}
 		if m.Err != "" && armErr == "" {
-			armErr = p.name + ": " + m.Err
+			armErr = p.Name() + ": " + m.Err
 		}
 	}
 	if armErr != "" {
@@ -142,7 +141,7 @@ func fanoutRound(ctx context.Context, writer *fresh.Hub, peers []*proc, r int, r
 	each := make([]time.Duration, 0, len(peers))
 	early := false
 	for _, p := range peers {
-		m, err := p.recv(ctx, fanoutWait, func(m childMsg) bool { return m.Op == "refused" && m.Round == r })
+		m, err := p.Recv(ctx, fanoutWait, func(m childMsg) bool { return m.Op == "refused" && m.Round == r })
 		if errors.Is(err, errTimeout) {
 			res.timeouts++
 			return nil
@@ -172,77 +171,6 @@ func fanoutRound(ctx context.Context, writer *fresh.Hub, peers []*proc, r int, r
 	return nil
 }
 
-// bgWorkers is how many goroutines make the background load, and bgBatch the most
-// dependencies one of their calls invalidates. Concurrent Invalidate calls on one hub
-// queue for its bus; fewer goroutines make more calls.
-const (
-	bgWorkers = 2
-	bgBatch   = 32
-)
-
-// A background load invalidates unrelated dependencies (tags no value depends on)
-// through its own hub at a steady rate of dependencies per second, from bgWorkers
-// goroutines that each keep a share of it. A call invalidates one dependency, or,
-// when its goroutine has fallen behind, all those due, up to bgBatch: the rate of
-// dependencies is kept even when the machine cannot make one call per dependency.
-type background struct {
-	deps, calls atomic.Int64
-	start       time.Time
-	quit        chan struct{}
-	wg          sync.WaitGroup
-}
-
-// startBackground starts invalidating rate dependencies per second through h.
-func startBackground(h *fresh.Hub, rate int) *background {
-	b := &background{start: time.Now(), quit: make(chan struct{})}
-	if rate <= 0 {
-		return b
-	}
-	share := float64(rate) / bgWorkers
-	for w := range bgWorkers {
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			done := 0
-			deps := make([]fresh.Dep, 0, bgBatch)
-			for {
-				select {
-				case <-b.quit:
-					return
-				default:
-				}
-				due := int(time.Since(b.start).Seconds() * share)
-				if done >= due {
-					time.Sleep(100 * time.Microsecond)
-					continue
-				}
-				if float64(due-done) > share/10 {
-					done = due - 1 // 100ms behind: skip ahead rather than burst
-				}
-				deps = deps[:0]
-				for ; done < due && len(deps) < bgBatch; done++ {
-					deps = append(deps, fresh.Tag("bg-"+strconv.Itoa(w)+"-"+strconv.Itoa(done%500)))
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				if h.Invalidate(ctx, deps...) == nil {
-					b.deps.Add(int64(len(deps)))
-					b.calls.Add(1)
-				}
-				cancel()
-			}
-		}()
-	}
-	return b
-}
-
-// stop stops the load and returns the dependencies and the calls per second it made.
-func (b *background) stop() (deps, calls float64) {
-	close(b.quit)
-	b.wg.Wait()
-	s := time.Since(b.start).Seconds()
-	return float64(b.deps.Load()) / s, float64(b.calls.Load()) / s
-}
-
 // rawRound publishes round r on the run's raw channel, to which every peer
 // subscribed with a bare go-redis subscription, and adds when the last peer
 // received it, from the moment PUBLISH returned: the transport's own fan-out,
@@ -254,7 +182,7 @@ func rawRound(ctx context.Context, e *env, ns string, peers []*proc, r int, res 
 	ret := time.Now()
 	var last time.Duration
 	for i, p := range peers {
-		m, err := p.recv(ctx, fanoutWait, func(m childMsg) bool { return m.Op == "raw" && m.Round == r })
+		m, err := p.Recv(ctx, fanoutWait, func(m childMsg) bool { return m.Op == "raw" && m.Round == r })
 		if errors.Is(err, errTimeout) {
 			res.rawLost++
 			return nil
@@ -363,7 +291,7 @@ func addFanoutSection(sec *report.Section, o Options, rs []fanoutResult) {
 		"(messages) per second follow in brackets. *Invalidate call* is the writer's call: hub, then Store, then bus. *Bare "+
 		"Redis PUBLISH* is the transport's own fan-out, for context: after each round the parent PUBLISHes on a channel "+
 		"of its own, to which each peer process also subscribed with a plain go-redis subscription, and the same clock "+
-		"measures from PUBLISH's return to the last peer's receipt, under the same load.", bgWorkers, bgBatch))
+		"measures from PUBLISH's return to the last peer's receipt, under the same load.", bgload.Workers, bgload.Batch))
 	if firstErr != "" {
 		sec.Notes = append(sec.Notes, "A round that could not be armed: "+firstErr)
 	}

@@ -1,17 +1,12 @@
 package redis
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/freshcache/fresh/benchmarks/internal/childproc"
 )
 
 // EnvChild is the environment variable that makes a process a child of Run: its
@@ -60,169 +55,30 @@ type childMsg struct {
 	Err   string  `json:"err,omitempty"`
 }
 
-// A proc is a running child, seen from the parent.
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	msgs   chan childMsg // closed when the child's stdout ends
-	stderr *tailBuffer
-	mu     sync.Mutex // serializes writes to stdin
-}
+// Kind and Failure make a childMsg a childproc.Message.
+func (m childMsg) Kind() string { return m.Op }
 
-// startProcs starts one child per configuration and waits until each is ready.
-func startProcs(ctx context.Context, cfgs []childConfig) ([]*proc, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	var ps []*proc
-	for _, cfg := range cfgs {
-		p, err := startProc(exe, cfg)
-		if err != nil {
-			stopProcs(ps)
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	for _, p := range ps {
-		if _, err := p.recv(ctx, 30*time.Second, func(m childMsg) bool { return m.Op == "ready" }); err != nil {
-			stopProcs(ps)
-			return nil, err
-		}
-	}
-	return ps, nil
-}
-
-func startProc(exe string, cfg childConfig) (*proc, error) {
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, err
-	}
-	p := &proc{name: cfg.Name, msgs: make(chan childMsg, 64), stderr: &tailBuffer{max: 4096}}
-	p.cmd = exec.Command(exe)
-	p.cmd.Env = append(os.Environ(), EnvChild+"="+string(b))
-	p.cmd.Stderr = p.stderr
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		return nil, err
-	}
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", cfg.Name, err)
-	}
-	go func() {
-		defer close(p.msgs)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			var m childMsg
-			if json.Unmarshal(sc.Bytes(), &m) != nil || m.Op == "" {
-				continue // a test binary may print before TestMain hands over
-			}
-			p.msgs <- m
-		}
-	}()
-	return p, nil
-}
-
-// send writes c to the child's stdin.
-func (p *proc) send(c command) error {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, err := p.stdin.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("%s: %w%s", p.name, err, p.stderr.suffix())
+func (m childMsg) Failure() error {
+	if m.Op == "error" {
+		return errors.New(m.Err)
 	}
 	return nil
 }
 
+// A proc is a running child, seen from the parent.
+type proc = childproc.Proc[childMsg]
+
 // errTimeout is what recv returns when no wanted message came in time.
-var errTimeout = errors.New("timed out")
+var errTimeout = childproc.ErrTimeout
 
-// recv returns the next message that want accepts, dropping the others, waiting
-// at most timeout. A child's "error" message is returned as an error.
-func (p *proc) recv(ctx context.Context, timeout time.Duration, want func(childMsg) bool) (childMsg, error) {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	for {
-		select {
-		case m, ok := <-p.msgs:
-			if !ok {
-				_ = p.cmd.Wait() // reaps the child; its stderr says why it ended
-				return m, fmt.Errorf("%s ended: %v%s", p.name, p.cmd.ProcessState, p.stderr.suffix())
-			}
-			if m.Op == "error" {
-				return m, fmt.Errorf("%s: %s", p.name, m.Err)
-			}
-			if want(m) {
-				return m, nil
-			}
-		case <-t.C:
-			return childMsg{}, fmt.Errorf("%s: %w after %v", p.name, errTimeout, timeout)
-		case <-ctx.Done():
-			return childMsg{}, ctx.Err()
-		}
+// startProcs starts one child per configuration and waits until each is ready.
+func startProcs(ctx context.Context, cfgs []childConfig) ([]*proc, error) {
+	specs := make([]childproc.Spec, len(cfgs))
+	for i, c := range cfgs {
+		specs[i] = childproc.Spec{Name: c.Name, Config: c}
 	}
+	return childproc.Start(ctx, EnvChild, specs, func(m childMsg) bool { return m.Op == "ready" })
 }
 
-// stopProcs closes the children's stdin, which ends them, and kills those that have
-// not exited 10 seconds later.
-func stopProcs(ps []*proc) {
-	var wg sync.WaitGroup
-	for _, p := range ps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = p.stdin.Close() // the child exits on EOF
-			done := make(chan struct{})
-			go func() {
-				for ok := true; ok; { // drain, so that the reader ends
-					_, ok = <-p.msgs
-				}
-				_ = p.cmd.Wait() // the exit status does not matter any more
-				close(done)
-			}()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = p.cmd.Process.Kill() // this child, by its own handle
-				<-done
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// A tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-// suffix returns ": <stderr>" or "".
-func (t *tailBuffer) suffix() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := strings.TrimSpace(string(t.b))
-	if s == "" {
-		return ""
-	}
-	return "; stderr: " + s
-}
+// stopProcs ends the children (see childproc.Stop).
+func stopProcs(ps []*proc) { childproc.Stop(ps) }

@@ -64,14 +64,14 @@ func runStampede(ctx context.Context, e *env, o Options, sec *report.Section) er
 func stampedeOnce(ctx context.Context, e *env, o Options, procs []*proc, s string, r int) (stampedeRound, error) {
 	at := time.Now().Add(stampedeLead).UnixNano()
 	for _, p := range procs {
-		if err := p.send(command{Op: "stampede", Round: r, Subject: s, At: at}); err != nil {
+		if err := p.Send(command{Op: "stampede", Round: r, Subject: s, At: at}); err != nil {
 			return stampedeRound{}, err
 		}
 	}
 	var rd stampedeRound
 	var lat []time.Duration
 	for _, p := range procs {
-		m, err := p.recv(ctx, stampedeLead+20*o.StampedeLoad+30*time.Second,
+		m, err := p.Recv(ctx, stampedeLead+20*o.StampedeLoad+30*time.Second,
 			func(m childMsg) bool { return m.Op == "stampede" && m.Round == r })
 		if err != nil {
 			return rd, err
@@ -81,7 +81,7 @@ func stampedeOnce(ctx context.Context, e *env, o Options, procs []*proc, s strin
 		}
 		rd.errs += m.Errs
 		if rd.firstErr == "" && m.Err != "" {
-			rd.firstErr = p.name + ": " + m.Err
+			rd.firstErr = p.Name() + ": " + m.Err
 		}
 	}
 	calls, err := e.client.Get(ctx, originKey(e.run, s, r)).Int()
