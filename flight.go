@@ -314,7 +314,7 @@ func (c *Cache[K, V]) run(lctx context.Context, stopLife func() bool, sh *flight
 	names, pos, l2, depErr := fs.result()
 	f.names, f.pos, f.l2 = names, pos, l2
 	cfg.l2 = l2
-	if f.panicked == nil && depErr == nil && !sr.hit && sr.key != "" && l2.Epoch != 0 &&
+	if f.panicked == nil && depErr == nil && !sr.hit && sr.key != "" &&
 		(f.err == nil || errors.Is(f.err, ErrNotFound) && c.o.NegativeTTL > 0) {
 		// Encoded before the callers get the value: one that cannot be shared is
 		// an error to them (Options.Codec), not a silent local-only value.

@@ -71,12 +71,15 @@ func (c *Cache[K, V]) localDeps(deps []string, key K) []string {
 // value being refreshed. It still reads the position, to fill the store after.
 func (c *Cache[K, V]) readStore(ctx context.Context, key K, fs *fillState, sr *storeRead[V], reload bool) {
 	sk, ok := c.storeKey(key)
-	if !ok || !c.sl.usable() {
+	if !ok {
+		return
+	}
+	sr.key = sk // the value is encoded even when the store cannot take it: a codec error does not depend on the store's health
+	if !c.sl.usable() {
 		return
 	}
 	if reload {
 		if at, ok := c.sl.position(ctx); ok {
-			sr.key = sk
 			fs.setStore(at)
 		}
 		return
@@ -106,7 +109,6 @@ func (c *Cache[K, V]) readStore(ctx context.Context, key K, fs *fillState, sr *s
 			c.stats.storeMisses.Add(1)
 		}
 		if c.sl.leaser == nil || foreign {
-			sr.key = sk
 			fs.setStore(at)
 			return
 		}
@@ -126,7 +128,7 @@ func (c *Cache[K, V]) readStore(ctx context.Context, key K, fs *fillState, sr *s
 		}
 		if granted || time.Now().After(deadline) || ctx.Err() != nil {
 			// Holding the lease, or tired of waiting for it: load.
-			sr.key, sr.token = sk, token
+			sr.token = token
 			fs.setStore(at)
 			return
 		}

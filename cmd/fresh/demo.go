@@ -32,7 +32,11 @@ type demoConfig struct {
 	// redis, when set, spreads the run over procs processes that share this Redis
 	// as their Store and Bus (see multi.go); maxStaleness is their hubs'
 	// MaxStaleness, the bound of the staleness check across processes.
-	redis        string
+	redis string
+	// bus, when set, spreads the run over procs processes that share
+	// invalidations over this bus (sqlite:PATH, postgres://, nats://, redis://).
+	// Without redis they share no Store, and the source is in files (fileSource).
+	bus          string
 	procs        int
 	maxStaleness time.Duration
 
@@ -82,7 +86,11 @@ func (c demoConfig) validate() error {
 	check(c.articles >= 1 && c.articles <= maxDemoArticles, "-articles %d must be between 1 and %d", c.articles, maxDemoArticles)
 	check(c.latency >= 0 && c.latency <= maxDemoLatency, "-latency %v must be between 0 and %v", c.latency, maxDemoLatency)
 	check(c.writeEvery > 0, "-write-every %v must be positive", c.writeEvery)
-	if c.redis != "" {
+	if c.bus != "" {
+		_, err := busKind(c.bus)
+		check(err == nil, "%v", err)
+	}
+	if c.multi() {
 		check(c.procs >= 2 && c.procs <= maxDemoProcs, "-procs %d must be between 2 and %d (one writing process and at least one reading)", c.procs, maxDemoProcs)
 		check(c.maxStaleness >= minMaxStaleness && c.maxStaleness <= maxMaxStaleness, "-max-staleness %v must be between %v and %v", c.maxStaleness, minMaxStaleness, maxMaxStaleness)
 	}
@@ -92,26 +100,31 @@ func (c demoConfig) validate() error {
 	return nil
 }
 
+// multi says whether the run spreads over several processes.
+func (c demoConfig) multi() bool { return c.redis != "" || c.bus != "" }
+
 // demoCommand returns the flags of "fresh demo" and the function that runs it.
 func demoCommand() (*flag.FlagSet, func(context.Context, []string, io.Writer, io.Writer) error) {
 	cfg := defaultDemoConfig()
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.DurationVar(&cfg.duration, "duration", cfg.duration, "how long to run; the first tenth reads the source directly, as a baseline")
-	fs.IntVar(&cfg.readers, "readers", cfg.readers, "number of reading goroutines (with -redis: of each reading process)")
-	fs.IntVar(&cfg.writers, "writers", cfg.writers, "number of writing goroutines (with -redis: of the writing process)")
+	fs.IntVar(&cfg.readers, "readers", cfg.readers, "number of reading goroutines (with -redis or -bus: of each reading process)")
+	fs.IntVar(&cfg.writers, "writers", cfg.writers, "number of writing goroutines (with -redis or -bus: of the writing process)")
 	fs.IntVar(&cfg.articles, "articles", cfg.articles, "number of articles in the simulated source")
 	fs.DurationVar(&cfg.latency, "latency", cfg.latency, "simulated round trip of each source load")
 	fs.DurationVar(&cfg.writeEvery, "write-every", cfg.writeEvery, "interval between the writes of each writer")
 	fs.Uint64Var(&cfg.seed, "seed", cfg.seed, "seed of the data and of the readers' and writers' choices")
 	fs.BoolVar(&cfg.json, "json", cfg.json, "print the summary as JSON")
 	fs.StringVar(&cfg.redis, "redis", cfg.redis, "`URL` of a Redis (redis://host:port/db) shared by -procs processes as their L2 and bus; every key of the run is deleted at the end")
-	fs.IntVar(&cfg.procs, "procs", cfg.procs, "with -redis: number of processes, one running the writers and each other one the readers")
-	fs.DurationVar(&cfg.maxStaleness, "max-staleness", cfg.maxStaleness, "with -redis: the hubs' MaxStaleness, how long a read may lag a write made in another process")
+	fs.StringVar(&cfg.bus, "bus", cfg.bus, "`URL` of the bus shared by -procs processes: sqlite:PATH, postgres://..., nats://host:port or redis://host:port; "+
+		"without -redis they share no L2 and keep the source in a temporary directory")
+	fs.IntVar(&cfg.procs, "procs", cfg.procs, "with -redis or -bus: number of processes, one running the writers and each other one the readers")
+	fs.DurationVar(&cfg.maxStaleness, "max-staleness", cfg.maxStaleness, "with -redis or -bus: the hubs' MaxStaleness, how long a read may lag a write made in another process")
 	return fs, func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if len(args) > 0 {
 			return &usageError{err: fmt.Errorf("demo: unexpected argument %q", args[0])}
 		}
-		if cfg.redis == "" {
+		if !cfg.multi() {
 			var needRedis []string
 			fs.Visit(func(f *flag.Flag) {
 				if f.Name == "procs" || f.Name == "max-staleness" {
@@ -123,13 +136,13 @@ func demoCommand() (*flag.FlagSet, func(context.Context, []string, io.Writer, io
 				if len(needRedis) > 1 {
 					verb = "need"
 				}
-				return &usageError{err: fmt.Errorf("demo: %s %s -redis: the processes share a Redis (for example -redis redis://127.0.0.1:6379/0)", strings.Join(needRedis, " and "), verb)}
+				return &usageError{err: fmt.Errorf("demo: %s %s -redis or -bus: the processes share a Redis (for example -redis redis://127.0.0.1:6379/0) or a bus (for example -bus sqlite:/tmp/fresh-bus.db)", strings.Join(needRedis, " and "), verb)}
 			}
 		}
 		if err := cfg.validate(); err != nil {
 			return &usageError{err: fmt.Errorf("demo: %w", err)}
 		}
-		if cfg.redis != "" {
+		if cfg.multi() {
 			return runMultiDemo(ctx, cfg, stdout, stderr)
 		}
 		return runDemo(ctx, cfg, stdout, stderr)

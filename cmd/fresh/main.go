@@ -6,12 +6,16 @@
 //
 // The commands are:
 //
-//	demo    run a workload that checks every read for staleness, in one process or (-redis) in several
+//	demo    run a workload that checks every read for staleness, in one process or (-redis, -bus) in several
 //
 // With -redis URL, demo spreads the workload over -procs processes that share that
 // Redis as their Store and Bus, and checks reads across processes against fresh's
-// bound (-max-staleness). It runs its processes as "fresh demo-worker", a hidden
-// command that is not for use by hand.
+// bound (-max-staleness). With -bus URL (sqlite:PATH, postgres://, nats:// or
+// redis://) the processes share invalidations over that bus instead; without
+// -redis they then share no Store, and keep the source of truth in files of a
+// temporary directory, so that "fresh demo -bus sqlite:/tmp/bus.db" needs no
+// server. It runs its processes as "fresh demo-worker", a hidden command that is
+// not for use by hand.
 //
 // Run "fresh help <command>" for a command's flags.
 package main
@@ -48,7 +52,7 @@ type command struct {
 // commands are the subcommands by name. Adding one is adding an entry.
 var commands = map[string]command{
 	"demo": {
-		summary: "run a workload that checks every read for staleness, in one process or (-redis) in several",
+		summary: "run a workload that checks every read for staleness, in one process or (-redis, -bus) in several",
 		flags:   demoCommand,
 	},
 }
@@ -63,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch name {
 	case "help", "-h", "-help", "--help":
 		return help(rest, stdout)
-	case workerCommand: // hidden: a process of "demo -redis"
+	case workerCommand: // hidden: a process of "demo -redis" or "demo -bus"
 		return runWorker(ctx, rest, os.Stdin, stdout, stderr)
 	}
 	cmd, ok := commands[name]

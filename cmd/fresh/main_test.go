@@ -19,7 +19,8 @@ func TestRunHelp(t *testing.T) {
 		{[]string{"help", "demo"}, "Usage: fresh demo [flags]"},
 		{[]string{"demo", "-h"}, "-write-every"},
 		{[]string{"demo", "-h"}, "-redis URL"},
-		{[]string{"help", "demo"}, "with -redis: number of processes"},
+		{[]string{"help", "demo"}, "with -redis or -bus: number of processes"},
+		{[]string{"demo", "-h"}, "-bus URL"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
@@ -65,13 +66,18 @@ func TestRunUsageErrors(t *testing.T) {
 		{"one process", []string{"demo", "-redis", "redis://127.0.0.1:1/0", "-procs", "1"}, "-procs 1 must be between 2 and 64", "Usage: fresh demo"},
 		{"too many processes", []string{"demo", "-redis", "redis://127.0.0.1:1/0", "-procs", "65"}, "-procs 65 must be between 2 and 64", "Usage: fresh demo"},
 		{"tiny max staleness", []string{"demo", "-redis", "redis://127.0.0.1:1/0", "-max-staleness", "1ms"}, "-max-staleness 1ms must be between 10ms and 1m0s", "Usage: fresh demo"},
+		{"bus of another scheme", []string{"demo", "-bus", "http://u:hunter2@127.0.0.1:4222"}, `-bus http://u:xxxxx@127.0.0.1:4222: unknown scheme "http"; want sqlite:PATH, postgres://..., nats://host:port or redis://host:port`, "Usage: fresh demo"},
+		{"bus without a scheme", []string{"demo", "-bus", "/tmp/bus.db"}, "-bus /tmp/bus.db: no scheme; want sqlite:PATH", "Usage: fresh demo"},
+		{"empty bus URL", []string{"demo", "-bus", " "}, "-bus: empty URL", "Usage: fresh demo"},
+		{"bus with one process", []string{"demo", "-bus", "sqlite:/tmp/bus.db", "-procs", "1"}, "-procs 1 must be between 2 and 64", "Usage: fresh demo"},
+		{"procs without redis or bus", []string{"demo", "-procs", "3"}, "demo: -procs needs -redis or -bus", "Usage: fresh demo"},
 		{"empty redis URL", []string{"demo", "-redis", " "}, "-redis: empty Redis URL", "Usage: fresh demo"},
 		{"redis URL of another scheme", []string{"demo", "-redis", "http://127.0.0.1:6379"}, "-redis: malformed Redis URL: redis: invalid URL scheme: http", "Usage: fresh demo"},
 		{"malformed redis URL", []string{"demo", "-redis", "redis://[::1"}, "-redis: malformed Redis URL: missing ']' in host", "Usage: fresh demo"},
 		{"redis URL with a bad database", []string{"demo", "-redis", "redis://127.0.0.1:6379/x"}, `invalid database number: "x"`, "Usage: fresh demo"},
 		{"redis address without a port", []string{"demo", "-redis", "localhost"}, "-redis: not a URL (redis://host:port/db) nor host:port", "Usage: fresh demo"},
 		{"redis address list", []string{"demo", "-redis", "a:1,b:2"}, "-redis: a list of Redis addresses", "Usage: fresh demo"},
-		{"worker by hand", []string{"demo-worker"}, `demo-worker is run by "fresh demo -redis", not by hand`, "Usage: fresh <command>"},
+		{"worker by hand", []string{"demo-worker"}, `demo-worker is run by "fresh demo -redis" or "-bus", not by hand`, "Usage: fresh <command>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

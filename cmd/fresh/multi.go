@@ -30,14 +30,22 @@ const (
 	maxEventSize = 64 << 20               // the longest line a worker may send
 )
 
-// runMultiDemo runs the workload over cfg.procs processes that share the Redis at
-// cfg.redis as their Store (L2) and Bus, and the source of truth (redisSource), all
-// in a namespace of the run's own that is deleted at the end. Worker 0 writes; the
-// others read, each with cfg.readers readers, and check every read against the
-// source as it was when the read began, with the bound cfg.maxStaleness (fresh's
-// G1) for writes made in another process. The parent starts the workers (worker.go),
-// starts them together, prints their progress, waits for their reports, and prints
-// the summary; it fails when a read was stale beyond the bound.
+// runMultiDemo runs the workload over cfg.procs processes that share a bus, the
+// source of truth and, with Redis, an L2 store, all in a namespace of the run's
+// own that is deleted at the end:
+//
+//   - -redis alone: the Redis at cfg.redis is the Store (L2), the Bus (a
+//     StreamBus) and the source (redisSource);
+//   - -bus with -redis: the bus at cfg.bus is the Bus, and Redis the rest;
+//   - -bus alone: the bus at cfg.bus is the Bus, there is no Store, and the
+//     source is in files of a temporary directory (fileSource), removed at the end.
+//
+// Worker 0 writes; the others read, each with cfg.readers readers, and check every
+// read against the source as it was when the read began, with the bound
+// cfg.maxStaleness (fresh's G1) for writes made in another process. The parent
+// starts the workers (worker.go), starts them together, prints their progress,
+// waits for their reports, and prints the summary; it fails when a read was stale
+// beyond the bound.
 //
 // The workers die with the parent: they stop when their stdin (held by the parent)
 // closes, an interrupt from the terminal reaches their process group too, and each
@@ -49,16 +57,18 @@ func runMultiDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer)
 	if cfg.progressEvery <= 0 {
 		cfg.progressEvery = time.Second
 	}
-	client, err := redisClient(cfg.redis)
-	if err != nil {
-		return &usageError{err: fmt.Errorf("demo: -redis: %w", err)}
-	}
-	// go-redis logs every failed dial on stderr; the parent reports its failures
-	// itself. (The workers keep go-redis's log: their stderr is diagnostics.)
-	redis.SetLogger(quietRedisLog{})
-	defer func() { _ = client.Close() }() // nothing to do about a failure
-	if err := pingRedis(ctx, client, cfg.redis); err != nil {
-		return fmt.Errorf("demo: %w", err)
+	var client redis.UniversalClient
+	if cfg.redis != "" {
+		if client, err = redisClient(cfg.redis); err != nil {
+			return &usageError{err: fmt.Errorf("demo: -redis: %w", err)}
+		}
+		// go-redis logs every failed dial on stderr; the parent reports its failures
+		// itself. (The workers keep go-redis's log: their stderr is diagnostics.)
+		redis.SetLogger(quietRedisLog{})
+		defer func() { _ = client.Close() }() // nothing to do about a failure
+		if err := pingRedis(ctx, client, cfg.redis); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -66,31 +76,80 @@ func runMultiDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer)
 	}
 	errw := &syncWriter{w: stderr}
 	ns := "demo-" + randomHex(6)
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
-		defer cancel()
-		n, cerr := deleteNamespace(cctx, client, ns)
-		if cerr != nil {
-			err = errors.Join(err, fmt.Errorf("demo: %w", cerr))
-			return
+	if cfg.bus != "" {
+		// Open the bus once here, so that an unreachable server is reported once,
+		// before any worker starts.
+		redis.SetLogger(quietRedisLog{})
+		b, err := openDemoBus(ctx, cfg.bus, ns, warnLogger(errw))
+		if err != nil {
+			return fmt.Errorf("demo: cannot open the bus at %s: %w", redactURL(cfg.bus), err)
 		}
-		_, _ = fmt.Fprintf(errw, "fresh demo: deleted the %d keys of namespace %s\n", n, ns)
-	}()
+		if err := b.Close(); err != nil {
+			return fmt.Errorf("demo: close the bus at %s: %w", redactURL(cfg.bus), err)
+		}
+		if kind, _ := busKind(cfg.bus); kind == busRedis && cfg.bus != cfg.redis {
+			bc, err := redisClient(cfg.bus)
+			if err != nil {
+				return fmt.Errorf("demo: -bus: %w", err)
+			}
+			defer func() { _ = bc.Close() }() // nothing to do about a failure
+			defer func() { err = errors.Join(err, dropNamespace(ctx, bc, ns, errw)) }()
+		}
+	}
+	if client != nil {
+		defer func() { err = errors.Join(err, dropNamespace(ctx, client, ns, errw)) }()
+	}
 	setup := rand.New(rand.NewPCG(cfg.seed, 0))
-	src := newRedisSource(client, ns, cfg.latency, cfg.maxStaleness)
-	if err := src.seed(ctx, newSource(cfg.articles, demoCategories, 0, setup.IntN).rows); err != nil {
-		return fmt.Errorf("demo: %w", err)
+	rows := newSource(cfg.articles, demoCategories, 0, setup.IntN).rows
+	var sourceDir, sharing string
+	if client != nil {
+		src := newRedisSource(client, ns, cfg.latency, cfg.maxStaleness)
+		if err := src.seed(ctx, rows); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		sharing = "Redis at " + redactURL(cfg.redis)
+		if cfg.bus != "" {
+			sharing = "the bus " + redactURL(cfg.bus) + " and " + sharing + " as L2 and source"
+		}
+	} else {
+		if sourceDir, err = os.MkdirTemp("", "fresh-demo-"); err != nil {
+			return fmt.Errorf("demo: make the source's directory: %w", err)
+		}
+		defer func() {
+			if rerr := os.RemoveAll(sourceDir); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("demo: remove the source: %w", rerr))
+				return
+			}
+			_, _ = fmt.Fprintf(errw, "fresh demo: removed the source in %s\n", sourceDir)
+		}()
+		if err := seedFileSource(sourceDir, rows); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		sharing = "the bus " + redactURL(cfg.bus) + ", no L2, the source in " + sourceDir
 	}
 
-	_, _ = fmt.Fprintf(errw, "fresh demo: articles %d, %d processes sharing Redis at %s (namespace %s): "+
+	_, _ = fmt.Fprintf(errw, "fresh demo: articles %d, %d processes sharing %s (namespace %s): "+
 		"1 writing (%d writers, a write every %v each), %d reading (%d readers each); source latency %v, max staleness %v, duration %v\n",
-		cfg.articles, cfg.procs, redactURL(cfg.redis), ns, cfg.writers, cfg.writeEvery,
+		cfg.articles, cfg.procs, sharing, ns, cfg.writers, cfg.writeEvery,
 		cfg.procs-1, cfg.readers, cfg.latency, cfg.maxStaleness, cfg.duration)
-	r := &multiRun{cfg: cfg, ns: ns, exe: exe, stderr: errw, events: make(chan childEvent)}
+	r := &multiRun{cfg: cfg, ns: ns, sourceDir: sourceDir, exe: exe, stderr: errw, events: make(chan childEvent)}
 	if err := r.run(ctx); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	return printSummary(stdout, cfg.json, r.summary())
+}
+
+// dropNamespace deletes the keys of namespace ns in client's Redis, within
+// closeTimeout even when ctx is done, and says so on errw.
+func dropNamespace(ctx context.Context, client redis.UniversalClient, ns string, errw io.Writer) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	n, err := deleteNamespace(cctx, client, ns)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	_, _ = fmt.Fprintf(errw, "fresh demo: deleted the %d keys of namespace %s\n", n, ns)
+	return nil
 }
 
 func randomHex(n int) string {
@@ -101,10 +160,11 @@ func randomHex(n int) string {
 
 // A multiRun is the parent's side of a multi-process run.
 type multiRun struct {
-	cfg    demoConfig
-	ns     string
-	exe    string
-	stderr io.Writer // safe for concurrent use
+	cfg       demoConfig
+	ns        string
+	sourceDir string // the fileSource's, without Redis
+	exe       string
+	stderr    io.Writer // safe for concurrent use
 
 	children []*child
 	events   chan childEvent // from the children's followers; drained until all exit
@@ -144,7 +204,7 @@ type childEvent struct {
 // deadline, and waits for them.
 func (r *multiRun) run(ctx context.Context) error {
 	for i := range r.cfg.procs {
-		if err := r.startChild(newWorkerConfig(r.cfg, i, r.ns)); err != nil {
+		if err := r.startChild(newWorkerConfig(r.cfg, i, r.ns, r.sourceDir)); err != nil {
 			r.fail(err)
 			break
 		}
@@ -382,7 +442,10 @@ func (r *multiRun) summary() demoSummary {
 		fan  probeResult
 		hubs fresh.HubStats
 	)
-	m := &multiSummary{Procs: r.cfg.procs, Namespace: r.ns, MaxStaleness: r.cfg.maxStaleness}
+	m := &multiSummary{Procs: r.cfg.procs, Namespace: r.ns, MaxStaleness: r.cfg.maxStaleness, SourceDir: r.sourceDir}
+	if r.cfg.bus != "" {
+		m.Bus = redactURL(r.cfg.bus)
+	}
 	for _, c := range r.children {
 		rep := c.report // every worker reported, or run failed
 		tot.add(&rep.Totals)

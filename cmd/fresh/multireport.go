@@ -12,6 +12,8 @@ type multiSummary struct {
 	Procs        int           `json:"procs"`
 	Namespace    string        `json:"namespace"`
 	MaxStaleness time.Duration `json:"max_staleness_ns"`
+	Bus          string        `json:"bus,omitempty"`        // -bus, redacted; "" for a StreamBus on the Redis
+	SourceDir    string        `json:"source_dir,omitempty"` // the fileSource's, without Redis (no L2 then)
 
 	StoreHits   uint64 `json:"store_hits"`   // L1 misses served from Redis
 	StoreFills  uint64 `json:"store_fills"`  // loaded values stored in Redis
@@ -114,7 +116,11 @@ func (m *multiSummary) writeText(b *strings.Builder, line func(name, format stri
 	line("stale reads", "%d (served a version older than the source's when the read began, whose successor's invalidation had returned more than %v before)", stale, bound)
 	line("behind within bound", "%d (older, but the successor's invalidation had returned less than %v before: allowed across processes)", m.BehindWithinBound, bound)
 	line("behind uninvalidated", "%d (older, but the successor's invalidation had not returned yet: not promised)", m.BehindUninvalidated)
-	line("store (L2) hits", "%d (L1 misses served from Redis); %d fills, %d fenced there", m.StoreHits, m.StoreFills, m.StoreFenced)
+	if m.SourceDir == "" {
+		line("store (L2) hits", "%d (L1 misses served from Redis); %d fills, %d fenced there", m.StoreHits, m.StoreFills, m.StoreFenced)
+	} else {
+		line("store (L2)", "none (without -redis the processes share the bus and the source only)")
+	}
 	if f := &m.FanOut; f.Samples > 0 {
 		early := ""
 		if f.Early > 0 {
@@ -126,7 +132,14 @@ func (m *multiSummary) writeText(b *strings.Builder, line func(name, format stri
 		line("fan-out latency", "none measured (%d markers)", f.Markers)
 	}
 	line("bus gaps", "%d, store epoch changes %d (each flushes a process's caches)", m.Gaps, m.StoreEpochChanges)
-	line("processes", "%d sharing Redis in namespace %s, deleted at the end:", m.Procs, m.Namespace)
+	switch {
+	case m.Bus == "":
+		line("processes", "%d sharing Redis in namespace %s, deleted at the end:", m.Procs, m.Namespace)
+	case m.SourceDir == "":
+		line("processes", "%d sharing the bus %s and Redis in namespace %s, deleted at the end:", m.Procs, m.Bus, m.Namespace)
+	default:
+		line("processes", "%d sharing the bus %s (namespace %s) and the source in %s, removed at the end:", m.Procs, m.Bus, m.Namespace, m.SourceDir)
+	}
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	_, _ = fmt.Fprintln(tw, "  process\tpid\treads\twrites\tL1 hits\tL2 hits\tloads\tL2 fills\tL2 fenced\tfenced\tgaps\tL2 epochs\tstale\tfan-out p50/p99/max")
 	for _, p := range m.Processes {

@@ -14,7 +14,7 @@ import (
 // the moment a peer's cache refuses the value it made stale.
 //
 // The writing process commits a new version of a marker every markerEvery
-// (redisSource.commitMarker), invalidates the marker's tag, and records the time at
+// (markerSource.commitMarker), invalidates the marker's tag, and records the time at
 // which the call returned. Every reading process holds the marker in a cache of its
 // own, in memory only (Options.Local), and its hub's Bus is wrapped (observedBus) so
 // that right after each message has been applied the probe checks whether the
@@ -31,9 +31,30 @@ const (
 	settleWait = 2 * time.Second
 )
 
+// A markerSource is a shared source that also keeps the probe's marker: its
+// version, and when the invalidation of each version returned (redisSource,
+// fileSource).
+type markerSource interface {
+	source
+	// commitMarker takes the marker's next version.
+	commitMarker(ctx context.Context) (uint64, error)
+	// settleMarker records that the invalidation of marker version v returned at at.
+	settleMarker(ctx context.Context, v uint64, at time.Time) error
+	// markerVersion returns the marker's current version.
+	markerVersion(ctx context.Context) (uint64, error)
+	// markerSettledAt returns when the invalidation of marker version v returned,
+	// and false if it has not yet been recorded.
+	markerSettledAt(ctx context.Context, v uint64) (time.Time, bool, error)
+}
+
+var (
+	_ markerSource = (*redisSource)(nil)
+	_ markerSource = (*fileSource)(nil)
+)
+
 // A probe is a reading process's side of the fan-out probe.
 type probe struct {
-	src   *redisSource
+	src   markerSource
 	cache *fresh.Cache[string, uint64] // set before armed is first set
 
 	// armed is set while the probe holds the marker and waits for its refusal. The
@@ -62,7 +83,7 @@ type probeResult struct {
 	Unseen uint64 `json:"unseen"`
 }
 
-func newProbe(src *redisSource) *probe {
+func newProbe(src markerSource) *probe {
 	return &probe{src: src, refused: make(chan time.Time, 1)}
 }
 
@@ -154,7 +175,7 @@ func (p *probe) observe(ctx context.Context, held uint64, at time.Time) error {
 // writeMarkers is the writing process's side of the probe: every markerEvery until
 // ctx is done, it commits the marker's next version, invalidates the marker through
 // c, and records when the invalidation returned. It returns how many it wrote.
-func writeMarkers(ctx context.Context, src *redisSource, c *fresh.Cache[string, uint64]) (n uint64, err error) {
+func writeMarkers(ctx context.Context, src markerSource, c *fresh.Cache[string, uint64]) (n uint64, err error) {
 	everyTick(ctx, markerEvery, func(time.Time) bool {
 		// Once committed, the marker is invalidated even if the run is ending.
 		if err = writeMarker(context.WithoutCancel(ctx), src, c); err != nil {
@@ -168,7 +189,7 @@ func writeMarkers(ctx context.Context, src *redisSource, c *fresh.Cache[string, 
 
 // writeMarker commits the marker's next version, invalidates the marker through c,
 // and records when the invalidation returned.
-func writeMarker(ctx context.Context, src *redisSource, c *fresh.Cache[string, uint64]) error {
+func writeMarker(ctx context.Context, src markerSource, c *fresh.Cache[string, uint64]) error {
 	v, err := src.commitMarker(ctx)
 	if err != nil {
 		return fmt.Errorf("probe: commit the marker: %w", err)

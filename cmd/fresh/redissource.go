@@ -318,14 +318,20 @@ func (s *redisSource) judge(ctx context.Context, t *target, got, want uint64, be
 	if err != nil {
 		return verdict{}, fmt.Errorf("%s: malformed settle time %q", t.key, as)
 	}
-	age := time.Duration(begin.UnixNano() - at)
+	return judgeAge(next, time.Duration(begin.UnixNano()-at), s.maxStaleness), nil
+}
+
+// judgeAge judges a read that began age after the invalidation of next, the
+// version that replaced the one it was served, returned: before it (age < 0), the
+// window between a commit and its invalidation; within bound; or stale.
+func judgeAge(next uint64, age, bound time.Duration) verdict {
 	switch {
 	case age < 0:
-		return verdict{lag: lagPending, next: next}, nil
-	case age <= s.maxStaleness:
-		return verdict{lag: lagWithin, next: next, age: age}, nil
+		return verdict{lag: lagPending, next: next}
+	case age <= bound:
+		return verdict{lag: lagWithin, next: next, age: age}
 	}
-	return verdict{lag: lagStale, next: next, age: age}, nil
+	return verdict{lag: lagStale, next: next, age: age}
 }
 
 func (s *redisSource) loadCount() uint64  { return s.loads.Load() }

@@ -19,7 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// A worker is one process of a multi-process run (demo -redis). The parent
+// A worker is one process of a multi-process run (demo -redis or -bus). The parent
 // (multi.go) starts it as os.Args[0] demo-worker, with its workerConfig as JSON in
 // the environment variable workerEnv, and the two speak through the worker's
 // standard streams:
@@ -33,8 +33,10 @@ import (
 //   - stderr: diagnostics, which the parent prints after the worker's name.
 //
 // Worker 0 runs the writers and the marker of the fan-out probe; the others run
-// the readers and the probe. They all open a hub on a freshredis Store and
-// StreamBus in the run's namespace, with the same caches.
+// the readers and the probe. They all open a hub with the same caches, on the
+// run's bus (-bus, or a freshredis StreamBus in the run's namespace with -redis
+// alone) and, with -redis, a freshredis Store in that namespace; the source is in
+// Redis with -redis, else in the files of the run's directory (fileSource).
 const (
 	workerCommand = "demo-worker"
 	workerEnv     = "FRESH_DEMO_WORKER"
@@ -52,8 +54,10 @@ var newWorkerCache func() demoCache
 // workerConfig is what the parent tells a worker.
 type workerConfig struct {
 	Name          string        `json:"name"`
-	Index         int           `json:"index"` // 0 writes; the others read
-	URL           string        `json:"url"`
+	Index         int           `json:"index"`                // 0 writes; the others read
+	URL           string        `json:"url"`                  // Redis (-redis), or ""
+	Bus           string        `json:"bus,omitempty"`        // the bus's URL (-bus), or "" for a StreamBus at URL
+	SourceDir     string        `json:"source_dir,omitempty"` // the fileSource's directory, without -redis
 	Namespace     string        `json:"namespace"`
 	Articles      int           `json:"articles"`
 	Readers       int           `json:"readers"`
@@ -66,13 +70,13 @@ type workerConfig struct {
 	Seed          uint64        `json:"seed"`
 }
 
-func newWorkerConfig(cfg demoConfig, index int, ns string) workerConfig {
+func newWorkerConfig(cfg demoConfig, index int, ns, sourceDir string) workerConfig {
 	name := "writer"
 	if index > 0 {
 		name = "reader" + strconv.Itoa(index)
 	}
 	return workerConfig{
-		Name: name, Index: index, URL: cfg.redis, Namespace: ns,
+		Name: name, Index: index, URL: cfg.redis, Bus: cfg.bus, SourceDir: sourceDir, Namespace: ns,
 		Articles: cfg.articles, Readers: cfg.readers, Writers: cfg.writers,
 		Latency: cfg.latency, WriteEvery: cfg.writeEvery, Duration: cfg.duration,
 		MaxStaleness: cfg.maxStaleness, ProgressEvery: cfg.progressEvery, Seed: cfg.seed,
@@ -156,7 +160,7 @@ func (e *eventWriter) emit(typ string, data any) error {
 func runWorker(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	raw, ok := os.LookupEnv(workerEnv)
 	if !ok || len(args) > 0 {
-		return &usageError{err: fmt.Errorf("%s is run by \"fresh demo -redis\", not by hand", workerCommand), usage: usage()}
+		return &usageError{err: fmt.Errorf("%s is run by \"fresh demo -redis\" or \"-bus\", not by hand", workerCommand), usage: usage()}
 	}
 	var wc workerConfig
 	if err := json.Unmarshal([]byte(raw), &wc); err != nil {
@@ -172,7 +176,7 @@ func runWorker(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	starts := make(chan time.Time, 1)
 	go followParent(stdin, starts, cancel, errw)
 
-	w, err := openWorker(wc, errw)
+	w, err := openWorker(ctx, wc, errw)
 	if err != nil {
 		return fmt.Errorf("%s: %w", workerCommand, err)
 	}
@@ -223,42 +227,56 @@ func followParent(stdin io.Reader, starts chan<- time.Time, cancel context.Cance
 // A worker's connections, hub and caches.
 type worker struct {
 	cfg    workerConfig
-	client redis.UniversalClient
-	store  *freshredis.Store
-	bus    *freshredis.StreamBus
+	client redis.UniversalClient // with -redis
+	store  *freshredis.Store     // with -redis
+	fsrc   *fileSource           // without -redis
+	bus    demoBus
 	hub    *fresh.Hub
-	src    *redisSource
+	src    markerSource
 	probe  *probe
 	cache  demoCache
 }
 
-// openWorker connects to Redis and opens the worker's hub, on a Store and a
-// StreamBus of the run's namespace, and its caches: the demo's and the probe's.
-func openWorker(wc workerConfig, logw io.Writer) (_ *worker, err error) {
+// openWorker connects to Redis, if the run has one, and to the bus, and opens the
+// worker's hub and its caches: the demo's and the probe's.
+func openWorker(ctx context.Context, wc workerConfig, logw io.Writer) (_ *worker, err error) {
 	w := &worker{cfg: wc}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, w.close(context.Background()))
 		}
 	}()
-	if w.client, err = redisClient(wc.URL); err != nil {
-		return nil, err
-	}
 	log := warnLogger(logw)
-	w.src = newRedisSource(w.client, wc.Namespace, wc.Latency, wc.MaxStaleness)
+	opts := fresh.HubOptions{MaxStaleness: wc.MaxStaleness, Logger: log}
+	if wc.URL != "" {
+		if w.client, err = redisClient(wc.URL); err != nil {
+			return nil, err
+		}
+		w.src = newRedisSource(w.client, wc.Namespace, wc.Latency, wc.MaxStaleness)
+		if w.store, err = freshredis.NewStore(w.client, freshredis.StoreOptions{Namespace: wc.Namespace, Logger: log}); err != nil {
+			return nil, err
+		}
+		opts.Store = w.store
+	} else {
+		if w.fsrc, err = openFileSource(wc.SourceDir, wc.Latency, wc.MaxStaleness); err != nil {
+			return nil, err
+		}
+		w.src = w.fsrc
+	}
+	if wc.Bus != "" {
+		if w.bus, err = openDemoBus(ctx, wc.Bus, wc.Namespace, log); err != nil {
+			return nil, fmt.Errorf("open the bus: %w", err)
+		}
+	} else {
+		b, err := freshredis.NewStreamBus(w.client, freshredis.StreamBusOptions{Namespace: wc.Namespace, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		w.bus = b
+	}
 	w.probe = newProbe(w.src)
-	if w.store, err = freshredis.NewStore(w.client, freshredis.StoreOptions{Namespace: wc.Namespace, Logger: log}); err != nil {
-		return nil, err
-	}
-	if w.bus, err = freshredis.NewStreamBus(w.client, freshredis.StreamBusOptions{Namespace: wc.Namespace, Logger: log}); err != nil {
-		return nil, err
-	}
-	w.hub, err = fresh.NewHub(fresh.HubOptions{
-		Store:        w.store,
-		Bus:          &observedBus{Bus: w.bus, after: w.probe.afterMessage},
-		MaxStaleness: wc.MaxStaleness,
-		Logger:       log,
-	})
+	opts.Bus = &observedBus{Bus: w.bus, after: w.probe.afterMessage}
+	w.hub, err = fresh.NewHub(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -293,6 +311,9 @@ func (w *worker) close(ctx context.Context) error {
 	}
 	if w.store != nil {
 		errs = append(errs, w.store.Close())
+	}
+	if w.fsrc != nil {
+		errs = append(errs, w.fsrc.close())
 	}
 	if w.client != nil {
 		errs = append(errs, w.client.Close())
