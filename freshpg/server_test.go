@@ -242,14 +242,13 @@ type pgBouncer struct {
 }
 
 // startPgBouncer starts PgBouncer with the given pool_mode in front of the shared
-// server. It skips the test when pgbouncer is not installed: it is an optional
-// tool, which CI machines need not have (install it with apt-get install
-// pgbouncer).
+// server. It skips the test when pgbouncer is not installed, and fails it in CI,
+// where scripts/services.sh installs it.
 func startPgBouncer(tb testing.TB, poolMode string) *pgBouncer {
 	tb.Helper()
 	bin, err := exec.LookPath("pgbouncer")
 	if err != nil {
-		tb.Skipf("pgbouncer is not installed (apt-get install pgbouncer): %v", err)
+		skipOrFail(tb, "pgbouncer is not installed (apt-get install pgbouncer): %v", err)
 	}
 	testPool(tb) // skips or fails when the shared server is missing
 	u, err := url.Parse(testURL())

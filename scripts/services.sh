@@ -189,6 +189,16 @@ ensure postgres 5432 postgresql
 ensure mariadb 3306 mariadb-server
 ensure nats 4222 nats-server
 
+# Tools the integration tests start on their own ports: installed when missing.
+if ! command -v pgbouncer >/dev/null 2>&1 && [[ ! -x /usr/sbin/pgbouncer ]]; then
+	if apt_install "$(log pgbouncer)" pgbouncer; then
+		printf '%-10s installed (the tests start their own)\n' pgbouncer
+	else
+		FAILED+=(pgbouncer)
+		printf '%-10s FAILED to install (log: %s)\n' pgbouncer "$(log pgbouncer)"
+	fi
+fi
+
 if ((${#FAILED[@]} > 0)); then
 	if [[ -n ${CI:-} ]]; then
 		echo "services.sh: could not bring up: ${FAILED[*]}" >&2
