@@ -58,7 +58,7 @@ func (f *fillState) setStore(p Position) {
 	f.l2 = p
 }
 
-// lowerStore lowers the fill's store position to that of a nested value (see l2).
+// lowerStore lowers the fill's store position to that of a nested value (see l2, I7).
 // Called with f.mu held.
 func (f *fillState) lowerStoreLocked(p Position) {
 	switch {

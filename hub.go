@@ -60,6 +60,12 @@ import (
 //     flushes; a dependency too large for the wire is refused where it is made; a
 //     message that cannot be read is a loss of continuity when it could have carried
 //     an invalidation.
+//   - I7, tiers in order. With a Store, a write reaches this hub, then the store,
+//     then the Bus, each step returning before the next begins; a write the store
+//     did not take is announced on the Bus (KindStoreMissed) before the write's own
+//     message, and makes every receiver stop reading the store until it is flushed.
+//     A value goes to the store only at the store position of the oldest value it
+//     was built from: an L1 entry may lag the store by the Bus's delay.
 type Hub struct {
 	t       *tracker
 	schemes schemes
@@ -373,7 +379,7 @@ func (h *Hub) Invalidate(ctx context.Context, deps ...Dep) error {
 	if err := h.invalidateLocal(ctx, names); err != nil {
 		return err
 	}
-	h.toStore(ctx, names) // after this hub, before the bus (storeLink)
+	h.toStore(ctx, names) // after this hub, before the bus (I7)
 	if h.link != nil {
 		return h.link.publishItems(ctx, kindInvalidate, "", names)
 	}
@@ -392,7 +398,7 @@ func (h *Hub) toStore(ctx context.Context, names []string) Position {
 	}
 	p := h.store.invalidatePos(ctx, names)
 	if p.Epoch == 0 && h.link != nil {
-		_ = h.link.publishStoreMissed(ctx) // queued and retried on failure, in order
+		_ = h.link.publishStoreMissed(ctx) // I7; queued and retried on failure, in order
 	}
 	return p
 }
@@ -453,7 +459,7 @@ func (h *Hub) InvalidateRows(ctx context.Context, changes ...RowChange) error {
 		if err := h.invalidateLocal(ctx, names); err != nil {
 			return err
 		}
-		h.toStore(ctx, names) // after this hub, before the bus (storeLink)
+		h.toStore(ctx, names) // after this hub, before the bus (I7)
 	}
 	if h.link != nil {
 		if unencodable {
