@@ -1,8 +1,7 @@
 package fresh
 
 import (
-	"bytes"
-	"runtime"
+	"github.com/freshcache/fresh/internal/goid"
 	"sync"
 )
 
@@ -53,20 +52,4 @@ func (s *strictTracker) check() {
 
 // goroutineID returns the id of the calling goroutine, or 0 if it cannot tell. Go
 // offers no cheaper way; only the strict mode and LocalBus.Close use it.
-func goroutineID() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	// The trace starts "goroutine 123 [running]:".
-	b, ok := bytes.CutPrefix(b, []byte("goroutine "))
-	if !ok {
-		return 0
-	}
-	var id uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id
-}
+func goroutineID() uint64 { return goid.Current() }

@@ -8,13 +8,12 @@ package freshnats
 // over in the one order in which it does.
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/freshcache/fresh/internal/goid"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 	"time"
 
@@ -90,32 +89,12 @@ func (f *feed) stop() {
 
 // inHandler reports whether the caller is one of the feed's handler goroutines.
 func (f *feed) inHandler() bool {
-	id := goroutineID()
+	id := goid.Current()
 	if id == 0 {
 		return false
 	}
 	_, ok := f.runners.Load(id)
 	return ok
-}
-
-// goroutineID returns the id of the calling goroutine, or 0 if it cannot tell. It
-// is called when a handler goroutine makes its first call and when a feed stops.
-func goroutineID() uint64 {
-	var buf [64]byte
-	trace := buf[:runtime.Stack(buf[:], false)]
-	// A trace begins "goroutine 123 [running]:".
-	rest, ok := bytes.CutPrefix(trace, []byte("goroutine "))
-	if !ok {
-		return 0
-	}
-	var id uint64
-	for _, c := range rest {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id
 }
 
 // A message on a feed's LocalBus carries a prefix: the position of the NATS message
@@ -318,7 +297,7 @@ type filterHandler struct {
 func (w *filterHandler) enter() {
 	if !w.entered {
 		w.entered = true
-		if id := goroutineID(); id != 0 && w.runners != nil {
+		if id := goid.Current(); id != 0 && w.runners != nil {
 			w.runners.Store(id, struct{}{})
 		}
 	}

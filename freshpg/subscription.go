@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"runtime"
+	"github.com/freshcache/fresh/internal/backoff"
+	"github.com/freshcache/fresh/internal/goid"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,7 +161,7 @@ func (s *subscription) stop() {
 // that closes its own subscription or the bus): run sees closed as soon as the
 // handler returns.
 func (s *subscription) wait() {
-	if id := goroutineID(); id != 0 && id == s.runner.Load() {
+	if id := goid.Current(); id != 0 && id == s.runner.Load() {
 		return
 	}
 	<-s.done
@@ -172,9 +172,9 @@ func (s *subscription) wait() {
 func (s *subscription) run() {
 	defer close(s.done)
 	defer s.closeConn()
-	s.runner.Store(goroutineID())
+	s.runner.Store(goid.Current())
 	b := s.bus
-	var r retry
+	var r backoff.Retry
 	for !s.closed.Load() {
 		if s.conn == nil {
 			if err := s.connect(s.ctx); err != nil {
@@ -184,10 +184,10 @@ func (s *subscription) run() {
 				level := "freshpg: bus subscription cannot listen; retrying"
 				if errors.Is(err, ErrTransactionPooling) || errors.Is(err, ErrListenProbe) {
 					b.log.Error(level, "table", b.name, "err", err)
-				} else if r.failed() {
+				} else if r.Failed() {
 					b.log.Warn(level, "table", b.name, "err", err)
 				}
-				if !r.sleep(s.ctx) {
+				if !r.Sleep(s.ctx) {
 					return
 				}
 				continue
@@ -200,17 +200,17 @@ func (s *subscription) run() {
 			return
 		}
 		if err != nil {
-			if r.failed() {
+			if r.Failed() {
 				b.log.Warn("freshpg: bus subscription lost its connection; reconnecting to read on from its position",
 					"table", b.name, "position", s.last, "err", err)
 			}
 			s.closeConn()
-			if !r.sleep(s.ctx) {
+			if !r.Sleep(s.ctx) {
 				return
 			}
 			continue
 		}
-		if r.recovered() {
+		if r.Recovered() {
 			b.log.Info("freshpg: bus subscription reading again", "table", b.name, "position", s.last)
 		}
 	}
@@ -462,66 +462,3 @@ func (s *subscription) loss(err error) {
 // backendPID returns the backend pid of the listening connection, or 0 while it
 // has none (for tests that terminate it).
 func (s *subscription) backendPID() int32 { return s.pid.Load() }
-
-// goroutineID returns the id of the calling goroutine, or 0 if it cannot tell. It
-// is called only when a subscription starts and closes.
-func goroutineID() uint64 {
-	var buf [64]byte
-	trace := buf[:runtime.Stack(buf[:], false)]
-	// A trace begins "goroutine 123 [running]:".
-	rest, ok := bytes.CutPrefix(trace, []byte("goroutine "))
-	if !ok {
-		return 0
-	}
-	var id uint64
-	for _, c := range rest {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id
-}
-
-// The pause before a retry doubles from retryFirst to retryLongest, with jitter so
-// that subscribers do not retry in step.
-const (
-	retryFirst   = 20 * time.Millisecond
-	retryLongest = 2 * time.Second
-)
-
-// retry paces the retries of a subscription's runner.
-type retry struct {
-	failures int // consecutive failures
-}
-
-// failed counts a failure and reports whether it is the first of a run, the one
-// worth logging.
-func (r *retry) failed() (first bool) {
-	r.failures++
-	return r.failures == 1
-}
-
-// recovered resets the count and reports whether there had been failures.
-func (r *retry) recovered() bool {
-	had := r.failures > 0
-	r.failures = 0
-	return had
-}
-
-// sleep pauses before the next attempt. It returns false if ctx ended first.
-func (r *retry) sleep(ctx context.Context) bool {
-	d := retryLongest
-	if n := r.failures - 1; n < 8 {
-		d = min(retryFirst<<n, retryLongest)
-	}
-	d = d*3/4 + rand.N(d/2+1) // ±25 %
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}

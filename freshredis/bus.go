@@ -5,18 +5,15 @@ package freshredis
 // pause between retries of a failed read.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/freshcache/fresh/internal/goid"
 	"log/slog"
-	"math/rand/v2"
 	"reflect"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/freshcache/fresh"
 	"github.com/redis/go-redis/v9"
@@ -149,7 +146,7 @@ func (s *busSub) init(h fresh.Handler) context.Context {
 }
 
 // begin is called by the runner first.
-func (s *busSub) begin() { s.runner.Store(busGoroutineID()) }
+func (s *busSub) begin() { s.runner.Store(goid.Current()) }
 
 // stop marks the subscription closed and cancels the runner's context. It reports
 // whether this call was the first.
@@ -164,7 +161,7 @@ func (s *busSub) stop() (first bool) {
 
 // inRunner reports whether the caller is the runner (a handler).
 func (s *busSub) inRunner() bool {
-	id := busGoroutineID()
+	id := goid.Current()
 	return id != 0 && id == s.runner.Load()
 }
 
@@ -197,69 +194,6 @@ func (s *busSub) loss(err error) {
 		return
 	}
 	s.h.HandleLoss(err)
-}
-
-// busGoroutineID returns the id of the calling goroutine, or 0 if it cannot tell.
-// It is called only when a subscription starts and closes.
-func busGoroutineID() uint64 {
-	var buf [64]byte
-	trace := buf[:runtime.Stack(buf[:], false)]
-	// A trace begins "goroutine 123 [running]:".
-	rest, ok := bytes.CutPrefix(trace, []byte("goroutine "))
-	if !ok {
-		return 0
-	}
-	var id uint64
-	for _, c := range rest {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id
-}
-
-// The pause before a retry of a failed read doubles from busRetryFirst to
-// busRetryLongest, with some jitter so that subscribers do not retry in step.
-const (
-	busRetryFirst   = 20 * time.Millisecond
-	busRetryLongest = 2 * time.Second
-)
-
-// busRetry paces the retries of a subscription's runner.
-type busRetry struct {
-	failures int // consecutive failures
-}
-
-// failed counts a failure and reports whether it is the first of a run, the one
-// worth logging.
-func (r *busRetry) failed() (first bool) {
-	r.failures++
-	return r.failures == 1
-}
-
-// recovered resets the count and reports whether there had been failures.
-func (r *busRetry) recovered() bool {
-	had := r.failures > 0
-	r.failures = 0
-	return had
-}
-
-// sleep pauses before the next attempt. It returns false if ctx ended first.
-func (r *busRetry) sleep(ctx context.Context) bool {
-	d := busRetryLongest
-	if n := r.failures - 1; n < 8 {
-		d = min(busRetryFirst<<n, busRetryLongest)
-	}
-	d = d*3/4 + rand.N(d/2+1) // ±25 %
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // busLogger returns l, or slog.Default() if l is nil.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/freshcache/fresh/internal/backoff"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -308,7 +309,7 @@ func (s *pubsubSubscription) run(ctx context.Context) {
 	}()
 
 	b := s.bus
-	var retry busRetry
+	var retry backoff.Retry
 	down := false // a loss was reported when the subscription was lost
 	interrupted := func(err error) {
 		if down {
@@ -329,14 +330,14 @@ func (s *pubsubSubscription) run(ctx context.Context) {
 		}
 		if err != nil {
 			interrupted(fmt.Errorf("%w: %w", ErrPubSubInterrupted, err))
-			retry.failed()
-			if !retry.sleep(ctx) {
+			retry.Failed()
+			if !retry.Sleep(ctx) {
 				return
 			}
 			s.reopen(ctx, ps)
 			continue
 		}
-		retry.recovered()
+		retry.Recovered()
 		switch m := msg.(type) {
 		case *redis.Message:
 			switch {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/freshcache/fresh/internal/backoff"
 	"hash/maphash"
 	"log/slog"
 	"maps"
@@ -332,23 +333,23 @@ func (s *streamSubscription) Close() error {
 func (s *streamSubscription) run(ctx context.Context) {
 	defer close(s.done)
 	s.begin()
-	var retry busRetry
+	var retry backoff.Retry
 	for !s.closed.Load() {
 		err := s.poll(ctx)
 		if s.closed.Load() {
 			return
 		}
 		if err == nil {
-			if retry.recovered() {
+			if retry.Recovered() {
 				s.bus.log.Info("freshredis: stream bus reading again", "stream", s.bus.key)
 			}
 			continue
 		}
-		if retry.failed() {
+		if retry.Failed() {
 			s.bus.log.Warn("freshredis: stream bus read failed; retrying from the last entry read",
 				"stream", s.bus.key, "position", s.pos.id.String(), "err", err)
 		}
-		if !retry.sleep(ctx) {
+		if !retry.Sleep(ctx) {
 			return
 		}
 	}

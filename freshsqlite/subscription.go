@@ -1,15 +1,14 @@
 package freshsqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/freshcache/fresh/internal/goid"
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,7 +122,7 @@ func (s *subscription) stop() {
 // wait waits until run has returned, unless it is called by run itself (a handler
 // that closes its own subscription or the bus).
 func (s *subscription) wait() {
-	if id := goroutineID(); id != 0 && id == s.runner.Load() {
+	if id := goid.Current(); id != 0 && id == s.runner.Load() {
 		return
 	}
 	<-s.done
@@ -134,7 +133,7 @@ func (s *subscription) wait() {
 func (s *subscription) run() {
 	defer close(s.done)
 	defer s.dropFollower()
-	s.runner.Store(goroutineID())
+	s.runner.Store(goid.Current())
 	b := s.bus
 
 	lastVerify := time.Now()
@@ -538,24 +537,4 @@ func (f *follower) close() {
 		_ = f.dvStmt.Close()
 	}
 	discard(f.conn)
-}
-
-// goroutineID returns the id of the calling goroutine, or 0 if it cannot tell. It
-// is called only when a subscription starts and closes.
-func goroutineID() uint64 {
-	var buf [64]byte
-	trace := buf[:runtime.Stack(buf[:], false)]
-	// A trace begins "goroutine 123 [running]:".
-	rest, ok := bytes.CutPrefix(trace, []byte("goroutine "))
-	if !ok {
-		return 0
-	}
-	var id uint64
-	for _, c := range rest {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id
 }
