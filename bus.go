@@ -7,22 +7,24 @@ import "context"
 // implementation serves every Cache whatever its key and value types.
 //
 // Implementations must deliver every message to every subscriber, including the
-// subscribers in the publishing process, in one total order across all publishers:
+// subscribers in the publishing process, in an order that keeps two rules:
 //
-//   - All subscribers receive the messages in one and the same order, whichever
-//     processes published them. (A subscription that began later, or that lost
-//     messages, receives only part of that sequence, still in that order.)
+//   - Each publisher's messages arrive in the order it published them, each once.
 //   - If Publish(a) returned before Publish(b) was called, whether by the same
 //     publisher or by another one, in this process or in another, every subscriber
-//     receives a before b. Publish calls that overlap may be ordered either way, but
-//     the same way for every subscriber.
+//     receives a before b.
 //
-// Delivering each publisher's messages in its own order is not enough. fresh bounds
-// staleness with heartbeats that each cache sends itself through the bus: when the
-// heartbeat it published at time s comes back, it concludes that everything any
-// process published before s has been applied, which holds only under this order. One
-// Redis stream or channel, a log table, or a NATS subject on one server provides it;
-// messages spread over several shards or partitions do not.
+// Publish calls that overlap may reach different subscribers in different orders.
+// fresh bounds staleness with heartbeats that each cache sends itself through the
+// bus: when the heartbeat it published at time s comes back, it concludes that
+// every message whose Publish returned before s has been applied, which is the
+// second rule. No more is needed, because fresh's messages commute: each one
+// removes entries (tombstones for names, deletions of keys, flushes) at the
+// receiver's own next position, and removals give the same result in any order.
+// Delivering each publisher's messages in its own order alone is not enough: one
+// Redis stream or channel, a log table, a NATS subject on one server, or a
+// JetStream stream provides the second rule; messages spread over several shards,
+// partitions or servers that forward asynchronously do not.
 //
 // When a transport cannot promise that a subscriber saw every message (a reconnect
 // without replay, a dropped buffer), it must call the subscriber's HandleLoss before
@@ -40,7 +42,8 @@ type Bus interface {
 	// Subscribe registers h and returns once h will receive every message published
 	// after Subscribe returned. ctx bounds the call only, not the subscription, which
 	// lasts until its Close. Handlers are called from one goroutine per subscription,
-	// in the bus's total order, never two calls at once; they must not block for long.
+	// in the order the bus delivers, never two calls at once; they must not block for
+	// long.
 	Subscribe(ctx context.Context, h Handler) (Subscription, error)
 }
 

@@ -22,8 +22,8 @@ var errFellBehind = errors.New("fresh: local bus subscriber fell behind")
 //
 // Every subscription has its own goroutine and its own queue, so Publish never waits
 // for a handler, a slow handler delays only its own subscription, and every subscriber
-// receives the messages in the one order in which Publish calls were accepted (the
-// total order that the Bus contract requires).
+// receives the messages in the one order in which Publish calls were accepted (a
+// total order, more than the Bus contract requires).
 //
 // Each queue is bounded (LocalBusOptions): it holds at most MaxQueueLen deliveries
 // (messages and loss reports) and MaxQueueBytes bytes of messages. When a delivery
@@ -106,7 +106,7 @@ func (b *LocalBus) Publish(ctx context.Context, msg []byte) error {
 	// buffer before calling its handler, so that no handler can alter what another
 	// one receives.
 	m := bytes.Clone(msg)
-	// The total order: a message is queued for every subscriber under b.mu, so all
+	// One order for all: a message is queued for every subscriber under b.mu, so all
 	// queues receive the messages in the one order in which Publish calls took b.mu,
 	// and a Publish that returned has queued its message before a later Publish can.
 	b.mu.Lock()

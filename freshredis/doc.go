@@ -23,8 +23,8 @@
 //
 // # Buses
 //
-// Both buses deliver every message to every subscriber in one order, the total order
-// that fresh.Bus requires, and both pass freshtest.TestBus on a single server and on
+// Both buses deliver every message to every subscriber in one order (more than
+// fresh.Bus requires: see its doc), and both pass freshtest.TestBus on a single server and on
 // a cluster. They differ in what happens when a connection breaks.
 //
 // StreamBus, the default, appends each message to a Redis stream (Redis 5.0 or

@@ -20,7 +20,7 @@ import (
 // Publish sends the message with PUBLISH and returns once Redis has replied; every
 // subscription holds a connection subscribed to the channel. One channel on one
 // server delivers the messages to all its subscribers in the order it received them,
-// which is the total order that fresh.Bus requires.
+// one order for all, more than fresh.Bus requires.
 //
 // On a *redis.ClusterClient the bus uses sharded Pub/Sub (SPUBLISH and SSUBSCRIBE,
 // Redis 7.0 or later): the channel lives on the primary of its slot, and publishers

@@ -27,7 +27,7 @@ import (
 // about MaxLen entries, and returns once Redis has replied. Every subscription has a
 // goroutine that reads the stream with XREAD BLOCK from the last entry it delivered.
 // One stream on one server takes the XADDs in one order, and every subscription
-// reads that order, which is the total order that fresh.Bus requires.
+// reads that order: one order for all, more than fresh.Bus requires.
 //
 // A subscription survives a lost connection without losing anything: it retries
 // with backoff (go-redis may also retry by itself) and reads on from its position.

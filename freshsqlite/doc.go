@@ -28,7 +28,7 @@
 // numbers follow the commits, and a reader never sees a number before the smaller
 // ones: every subscriber that delivers rows in sequence order delivers them in one
 // order, in which a message published after another one's Publish returned comes
-// later. That is the total order fresh.Bus requires.
+// later. That is one order for all, more than fresh.Bus requires.
 //
 // Each subscription has a goroutine and a connection of its own, pinned for its
 // lifetime. It learns that the log may have changed from inotify events on the

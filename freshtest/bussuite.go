@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,7 +26,7 @@ const waitTimeout = 10 * time.Second
 func TestBus(t *testing.T, newBus func(t *testing.T) fresh.Bus) {
 	t.Run("DeliversToEverySubscriber", func(t *testing.T) { testBusDeliversToEvery(t, newBus(t)) })
 	t.Run("PublisherOrder", func(t *testing.T) { testBusPublisherOrder(t, newBus(t)) })
-	t.Run("TotalOrder", func(t *testing.T) { testBusTotalOrder(t, newBus(t)) })
+	t.Run("OrderAcrossPublishers", func(t *testing.T) { testBusOrderAcrossPublishers(t, newBus(t)) })
 	t.Run("OrderAfterReturn", func(t *testing.T) { testBusOrderAfterReturn(t, newBus(t)) })
 	t.Run("ReceivesAfterSubscribe", func(t *testing.T) { testBusReceivesAfterSubscribe(t, newBus(t)) })
 	t.Run("PublishDoesNotRetain", func(t *testing.T) { testBusPublishDoesNotRetain(t, newBus(t)) })
@@ -105,12 +106,14 @@ func parseOrderMessage(msg []byte) (p, seq int, ok bool) {
 	return int(msg[1]), int(binary.BigEndian.Uint32(msg[2:])), true
 }
 
-// testBusTotalOrder has several goroutines publish concurrently while several
-// subscribers record what they receive, and checks the total order the Bus contract
-// requires: every subscriber receives one and the same sequence, in which a message
-// comes after every message whose Publish returned before its own Publish was called,
-// whoever published them.
-func testBusTotalOrder(t *testing.T, bus fresh.Bus) {
+// testBusOrderAcrossPublishers has several goroutines publish concurrently while
+// several subscribers record what they receive, and checks the order the Bus
+// contract requires of every subscriber: each message exactly once, each
+// publisher's in the order published, and a message after every message whose
+// Publish returned before its own Publish was called, whoever published them.
+// Overlapping publishes may reach different subscribers in different orders; the
+// test logs whether they did.
+func testBusOrderAcrossPublishers(t *testing.T, bus fresh.Bus) {
 	const publishers, perPublisher, subscribers = 4, 1000, 3
 	const total = publishers * perPublisher
 	rs := make([]*recorder, subscribers)
@@ -151,61 +154,59 @@ func testBusTotalOrder(t *testing.T, bus fresh.Bus) {
 		return
 	}
 
-	got := make([][]orderID, subscribers)
+	differed := 0
+	var first []orderID
 	for i, r := range rs {
-		for range total {
+		got := make([]orderID, 0, total)
+		// pos[p][seq] is where message seq of publisher p came for this subscriber.
+		var pos [publishers][perPublisher]int
+		var next [publishers]int
+		for k := range total {
 			msg := r.next(t)
 			p, seq, ok := parseOrderMessage(msg)
 			if !ok || p >= publishers || seq >= perPublisher {
 				t.Fatalf("subscriber %d received %q, which no publisher sent", i, msg)
 			}
-			got[i] = append(got[i], orderID{p, seq})
+			if seq != next[p] {
+				t.Fatalf("subscriber %d received message %d of publisher %d in position %d; want message %d (each message once, each publisher's in order)",
+					i, seq, p, k, next[p])
+			}
+			next[p]++
+			pos[p][seq] = k
+			got = append(got, orderID{p, seq})
 		}
 		r.checkClean(t)
-	}
-	for i := 1; i < subscribers; i++ {
-		for k := range total {
-			if got[i][k] != got[0][k] {
-				t.Fatalf("subscriber %d received %v in position %d, where subscriber 0 received %v; want one order for every subscriber",
-					i, got[i][k], k, got[0][k])
+		// last[n] is the message this subscriber received last among the first n
+		// to return from Publish.
+		last := make([]orderID, len(returned)+1)
+		for n, m := range returned {
+			last[n+1] = last[n]
+			if n == 0 || pos[m.p][m.seq] > pos[last[n].p][last[n].seq] {
+				last[n+1] = m
 			}
 		}
-	}
-
-	// pos[p][seq] is where message seq of publisher p came in the common sequence.
-	var pos [publishers][perPublisher]int
-	for p := range pos {
-		for seq := range pos[p] {
-			pos[p][seq] = -1
+		for k, m := range got {
+			n := follows[m.p][m.seq]
+			if n == 0 {
+				continue
+			}
+			if before := last[n]; pos[before.p][before.seq] > k {
+				t.Fatalf("subscriber %d received %v in position %d, before %v in position %d, whose Publish had returned before the Publish of %[2]v began",
+					i, m, k, before, pos[before.p][before.seq])
+			}
+		}
+		if i == 0 {
+			first = got
+		} else if !slices.Equal(got, first) {
+			differed++
 		}
 	}
-	for k, m := range got[0] {
-		if pos[m.p][m.seq] >= 0 {
-			t.Fatalf("subscribers received %v twice, in positions %d and %d", m, pos[m.p][m.seq], k)
-		}
-		pos[m.p][m.seq] = k
-	}
-	// last[n] is the message received last among the first n to return from Publish.
-	last := make([]orderID, len(returned)+1)
-	for n, m := range returned {
-		last[n+1] = last[n]
-		if n == 0 || pos[m.p][m.seq] > pos[last[n].p][last[n].seq] {
-			last[n+1] = m
-		}
-	}
-	for k, m := range got[0] {
-		n := follows[m.p][m.seq]
-		if n == 0 {
-			continue
-		}
-		if before := last[n]; pos[before.p][before.seq] > k {
-			t.Fatalf("subscribers received %v in position %d, before %v in position %d, whose Publish had returned before the Publish of %[1]v began",
-				m, k, before, pos[before.p][before.seq])
-		}
+	if differed > 0 {
+		t.Logf("%d of %d subscribers received overlapping publishes in another order than subscriber 0 (allowed)", differed, subscribers-1)
 	}
 }
 
-// orderID names message seq of publisher p in testBusTotalOrder.
+// orderID names message seq of publisher p in testBusOrderAcrossPublishers.
 type orderID struct{ p, seq int }
 
 func (m orderID) String() string { return fmt.Sprintf("message %d of publisher %d", m.seq, m.p) }

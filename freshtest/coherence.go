@@ -115,7 +115,17 @@ type ProcessCoherence struct {
 	// server, stops a child with SIGSTOP) and must return before the run ends.
 	// Default nil.
 	Fault func(ctx context.Context, run *CoherenceRun)
+	// Param is handed to every child as env.Param: the address of a server that
+	// the test started in the parent, say. The test must not start that server
+	// again in a child: IsCoherenceChild tells it where it runs. Default "".
+	Param string
 }
+
+// IsCoherenceChild reports whether this process is a child of a ProcessCoherence
+// run. The child runs the test from its start up to its call of Run, so a test
+// that starts a private server before Run does so only where this is false, and
+// hands the server's address to the children in ProcessCoherence.Param.
+func IsCoherenceChild() bool { return os.Getenv(envCoherence) != "" }
 
 // CoherenceEnv tells NewBus and Teardown about the run.
 type CoherenceEnv struct {
@@ -127,6 +137,8 @@ type CoherenceEnv struct {
 	Dir string
 	// Name is the process's name: "writer", "reader1", ...; "parent" in Teardown.
 	Name string
+	// Param is ProcessCoherence.Param.
+	Param string
 }
 
 // CoherenceRun is a running coherence run, as Fault sees it.
@@ -285,7 +297,7 @@ func (pc ProcessCoherence) Run(tb testing.TB) CoherenceReport {
 		tb.Fatal("freshtest: ProcessCoherence.NewBus is nil")
 	}
 	pc = pc.withDefaults()
-	env := CoherenceEnv{ID: "coh_" + randomHex(8), Dir: tb.TempDir(), Name: "parent"}
+	env := CoherenceEnv{ID: "coh_" + randomHex(8), Dir: tb.TempDir(), Name: "parent", Param: pc.Param}
 	if err := createCoherenceSource(env.Dir, pc.Items); err != nil {
 		tb.Fatal(err)
 	}
