@@ -1,0 +1,70 @@
+package freshsql
+
+import (
+	"crypto/sha256"
+	"database/sql/driver"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+)
+
+// cacheKey returns the key of a read: SHA-256 over the database's name, the
+// dialect, the SQL text exactly as sent (no normalisation, so that the fill and
+// the lookup can never disagree, P32) and every argument with its ordinal, its
+// name, its Go type and its value. Two reads that differ in one bound value, or
+// in the type of one (int64 1 and string "1" may select different rows), get
+// different keys. It fails on an argument of a type a driver.Value cannot have.
+func cacheKey(name, dialect, query string, args []driver.NamedValue) (string, error) {
+	h := sha256.New()
+	var buf [8]byte
+	str := func(s string) {
+		binary.BigEndian.PutUint64(buf[:], uint64(len(s)))
+		h.Write(buf[:])
+		h.Write([]byte(s))
+	}
+	num := func(u uint64) {
+		binary.BigEndian.PutUint64(buf[:], u)
+		h.Write(buf[:])
+	}
+	str(name)
+	str(dialect)
+	str(query)
+	num(uint64(len(args)))
+	for _, a := range args {
+		num(uint64(a.Ordinal))
+		str(a.Name)
+		switch v := a.Value.(type) {
+		case nil:
+			h.Write([]byte{0})
+		case int64:
+			h.Write([]byte{1})
+			num(uint64(v))
+		case float64:
+			h.Write([]byte{2})
+			num(math.Float64bits(v))
+		case bool:
+			h.Write([]byte{3})
+			if v {
+				num(1)
+			} else {
+				num(0)
+			}
+		case []byte:
+			h.Write([]byte{4})
+			str(string(v))
+		case string:
+			h.Write([]byte{5})
+			str(v)
+		case time.Time:
+			h.Write([]byte{6})
+			str(v.Format(time.RFC3339Nano))
+			_, off := v.Zone()
+			num(uint64(int64(off)))
+			str(v.Location().String())
+		default:
+			return "", fmt.Errorf("freshsql: argument %d of type %T cannot be part of a cache key", a.Ordinal, a.Value)
+		}
+	}
+	return string(h.Sum(nil)), nil
+}
