@@ -148,6 +148,15 @@ type Write struct {
 	// Set (OpUpdate) lists the assigned columns; Value is nil when the new
 	// value is an expression other than a literal or a parameter.
 	Set []Assign
+	// ReturnAt (OpUpdate, OpDelete) is the byte offset in the SQL text at which
+	// " RETURNING <columns>" can be inserted so that the statement returns the
+	// rows it writes (their new values for an UPDATE, their old values for a
+	// DELETE): the end of the statement before any trailing semicolon, space or
+	// comment. 0 when that is not possible: the dialect or the statement kind
+	// has no RETURNING (MySQL; MariaDB's UPDATE), the statement has one already,
+	// writes several tables, or the text holds several statements.
+	// Options.RowImage uses it.
+	ReturnAt int
 }
 
 // Assign is one column = value of an UPDATE's SET list.

@@ -334,6 +334,9 @@ func (c *conn) query(ctx context.Context, st *statement, args []driver.NamedValu
 		if err != nil {
 			return nil, err
 		}
+		if testHookLoaded != nil {
+			testHookLoaded(st.sql)
+		}
 		r, err := materialise(rows, c.w.o.MaxResultBytes)
 		var tl *errTooLarge
 		if errors.As(err, &tl) {
@@ -397,6 +400,10 @@ func (c *conn) cacheable(ctx context.Context, st *statement) (*callConfig, time.
 func (c *conn) hit(st *statement)    { st.hits.Add(1); c.w.stats.hits.Add(1) }
 func (c *conn) miss(st *statement)   { st.misses.Add(1); c.w.stats.misses.Add(1) }
 func (c *conn) bypass(st *statement) { st.bypassed.Add(1); c.w.stats.bypassed.Add(1) }
+
+// testHookLoaded, when set by a test, runs in a loader after its query ran and
+// before its rows are read.
+var testHookLoaded func(sql string)
 
 // errCallerGone is what a loader returns when the call that started it has
 // already returned: its connection is no longer its own.
