@@ -186,6 +186,15 @@ func (c *conn) exec(ctx context.Context, st *statement, args []driver.NamedValue
 		return res, err
 	}
 	p := c.beforeWrite(ctx, st, args)
+	if !p.all {
+		if res, changes, ok, err := c.execImage(ctx, st, args); ok {
+			if err == nil {
+				p.changes = changes // exact
+			}
+			c.afterWrite(ctx, p)
+			return res, err
+		}
+	}
 	res, err := run(ctx)
 	if errors.Is(err, driver.ErrSkip) {
 		return res, err // database/sql runs it again through a statement

@@ -36,6 +36,7 @@ type wrapper struct {
 	stmts   statements
 	dbTag   fresh.Dep
 	schemes sync.Map // table+cols → struct{}: registered in the hub
+	cols    tableCols
 
 	// raw is a pool on the inner connector for catalog queries.
 	raw      *sql.DB

@@ -188,6 +188,7 @@ func (w *wrapper) registerScheme(table string, cols []string) error {
 	if err := w.o.Hub.RegisterTable(fresh.TableSchema{Table: table, Scopes: [][]string{cols}}); err != nil {
 		return err
 	}
+	w.cols.add(table, cols)
 	w.schemes.Store(k, struct{}{})
 	return nil
 }
