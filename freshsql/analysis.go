@@ -157,6 +157,11 @@ type Write struct {
 	// writes several tables, or the text holds several statements.
 	// Options.RowImage uses it.
 	ReturnAt int
+	// Temporary (OpSchema) reports that the statement creates a temporary table
+	// (or another object visible to its connection only) named Table: on that
+	// connection, the name may now stand for something else than on the
+	// others, so the wrapper stops caching that connection's reads of it.
+	Temporary bool
 }
 
 // Assign is one column = value of an UPDATE's SET list.
@@ -193,4 +198,7 @@ type Catalog struct {
 	// (a trigger that runs a procedure): such a write invalidates everything
 	// this database's cached queries depend on.
 	Opaque map[string]bool
+	// UncacheableViews maps a view whose reads must not be cached (its
+	// definition calls now(), random(), reads a system table...) to the reason.
+	UncacheableViews map[string]string
 }

@@ -24,6 +24,9 @@ type conn struct {
 	// manual reports that tx was begun by a statement (BEGIN, START TRANSACTION)
 	// and ends with one (COMMIT, END, ROLLBACK).
 	manual bool
+	// temp names the temporary tables this connection created: its reads of
+	// them bypass the cache (the name may stand for another table elsewhere).
+	temp map[string]bool
 }
 
 var (
@@ -185,7 +188,7 @@ func (c *conn) exec(ctx context.Context, st *statement, args []driver.NamedValue
 		c.afterSession(ctx, st, err)
 		return res, err
 	}
-	p := c.beforeWrite(ctx, st, args)
+	p := c.beforeWrite(ctx, st, normArgs(args))
 	if !p.all {
 		if res, changes, ok, err := c.execImage(ctx, st, args); ok {
 			if err == nil {
@@ -216,6 +219,18 @@ func (c *conn) beforeWrite(ctx context.Context, st *statement, args []driver.Nam
 		p.changes, p.all = changes, all
 		if schema {
 			c.w.catStale.Store(true)
+		}
+	}
+	var writes []Write
+	if st.analysis != nil {
+		writes = st.analysis.Writes
+	}
+	for _, wr := range writes {
+		if wr.Temporary && wr.Table != "" {
+			if c.temp == nil {
+				c.temp = map[string]bool{}
+			}
+			c.temp[wr.Table] = true
 		}
 	}
 	if p.all {
@@ -276,7 +291,7 @@ func (c *conn) query(ctx context.Context, st *statement, args []driver.NamedValu
 		c.afterSession(ctx, st, err)
 		return rows, err
 	case "write", "unknown":
-		p := c.beforeWrite(ctx, st, args)
+		p := c.beforeWrite(ctx, st, normArgs(args))
 		rows, err := run(ctx)
 		if errors.Is(err, driver.ErrSkip) {
 			return rows, err
@@ -293,7 +308,8 @@ func (c *conn) query(ctx context.Context, st *statement, args []driver.NamedValu
 		c.bypass(st)
 		return run(ctx)
 	}
-	key, err := cacheKey(c.w.o.Name, c.w.dialect, st.sql, args)
+	nargs := normArgs(args)
+	key, err := cacheKey(c.w.o.Name, c.w.dialect, st.sql, nargs)
 	if err != nil {
 		st.uncacheableArgs.Add(1)
 		c.bypass(st)
@@ -303,7 +319,7 @@ func (c *conn) query(ctx context.Context, st *statement, args []driver.NamedValu
 		// In a transaction that has not written: a hit is fine, but a result read
 		// here may come from a snapshot older than an invalidation already applied,
 		// so it is not stored.
-		if r, ok := c.w.cache.Get(key); ok {
+		if r, ok := c.w.cache.Get(key); ok && r.sameRead(st.sql, nargs) {
 			c.hit(st)
 			return &replay{r: r}, nil
 		}
@@ -311,11 +327,11 @@ func (c *conn) query(ctx context.Context, st *statement, args []driver.NamedValu
 		return run(ctx)
 	}
 	cat := c.w.catalog(ctx)
-	if cat == nil {
+	if cat == nil || c.shadowed(st, cat) {
 		c.bypass(st)
 		return run(ctx)
 	}
-	deps, err := c.w.readDeps(st, args, cat)
+	deps, err := c.w.readDeps(st, nargs, cat)
 	if err != nil {
 		c.bypass(st)
 		return run(ctx)
@@ -347,6 +363,9 @@ func (c *conn) query(ctx context.Context, st *statement, args []driver.NamedValu
 			testHookLoaded(st.sql)
 		}
 		r, err := materialise(rows, c.w.o.MaxResultBytes)
+		if r != nil {
+			r.query, r.args = st.sql, keyArgs(nargs)
+		}
 		var tl *errTooLarge
 		if errors.As(err, &tl) {
 			mine = tl
@@ -355,6 +374,12 @@ func (c *conn) query(ctx context.Context, st *statement, args []driver.NamedValu
 	}
 	r, err := c.w.cache.GetOrLoad(ctx, key, loader, opts...)
 	ran := g.leave()
+	if err == nil && !r.sameRead(st.sql, nargs) {
+		// Another read's result under the same hash (P22): never served.
+		c.w.stats.collisions.Add(1)
+		c.bypass(st)
+		return run(ctx)
+	}
 	switch {
 	case err == nil && ran:
 		c.miss(st)
@@ -383,6 +408,17 @@ func coversAll(rule, tables []string) bool {
 		}
 	}
 	return len(tables) > 0
+}
+
+// shadowed reports whether a read names a temporary table of this connection or
+// a view the catalog says cannot be cached.
+func (c *conn) shadowed(st *statement, cat *Catalog) bool {
+	for _, t := range st.tables {
+		if c.temp[t] || cat.UncacheableViews[t] != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // cacheable reports whether a read may use the cache, with its call options and

@@ -303,4 +303,16 @@ func (w *wrapper) changes(st *statement, args []driver.NamedValue, cat *Catalog)
 // row dirties every scope of the schemes over its column, so leaving one out is
 // always sound, keeping one is only when SQL equality implies equal canonical
 // forms (see comparable).
-func (w *wrapper) rowValue(x any) bool { return w.comparable(x) }
+func (w *wrapper) rowValue(x any) bool {
+	if w.dialect == "mysql" {
+		// MySQL rounds a written float or time to the column's type (a DATETIME
+		// keeps whole seconds), and outside strict mode clips integers; keep only
+		// integers and booleans, the common case of a key or a flag.
+		switch x.(type) {
+		case int64, bool:
+			return true
+		}
+		return false
+	}
+	return w.comparable(x)
+}

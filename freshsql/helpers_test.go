@@ -41,7 +41,6 @@ func (a *mapAnalyzer) ReadCatalog(context.Context, Queryer) (*Catalog, error) {
 }
 
 func p(n int) Value                  { return Value{Param: n} }
-func lit(x any) *Value               { return &Value{Literal: x} }
 func pp(n int) *Value                { return &Value{Param: n} }
 func eq(col string, v ...Value) Cond { return Cond{Column: col, Values: v} }
 

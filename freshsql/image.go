@@ -144,7 +144,7 @@ func (c *conn) execImage(ctx context.Context, st *statement, args []driver.Named
 	if err != nil {
 		return nil, nil, true, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var got [][]driver.Value
 	for {
 		dest := make([]driver.Value, len(rows.Columns()))
@@ -160,7 +160,7 @@ func (c *conn) execImage(ctx context.Context, st *statement, args []driver.Named
 		}
 		got = append(got, dest)
 	}
-	return imageResult(len(got)), c.w.imageChanges(st, cols, got, args), true, rows.Close()
+	return imageResult(len(got)), c.w.imageChanges(st, cols, got, normArgs(args)), true, rows.Close()
 }
 
 // rawQuery runs a query on the inner connection, preparing it when the driver

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"math"
 	"time"
 )
@@ -16,7 +17,7 @@ import (
 // in the type of one (int64 1 and string "1" may select different rows), get
 // different keys. It fails on an argument of a type a driver.Value cannot have.
 func cacheKey(name, dialect, query string, args []driver.NamedValue) (string, error) {
-	h := sha256.New()
+	h := newKeyHash()
 	var buf [8]byte
 	str := func(s string) {
 		binary.BigEndian.PutUint64(buf[:], uint64(len(s)))
@@ -67,4 +68,52 @@ func cacheKey(name, dialect, query string, args []driver.NamedValue) (string, er
 		}
 	}
 	return string(h.Sum(nil)), nil
+}
+
+// newKeyHash is the key's hash; tests replace it with a colliding one (P22).
+var newKeyHash = defaultKeyHash
+
+func defaultKeyHash() hash.Hash { return sha256.New() }
+
+// sameRead reports whether a cached result is the answer to the read of query
+// with args: a result is found by the hash of its key, and checked against the
+// key itself before it is served, so that even a collision cannot serve another
+// read's rows (P22).
+func (r *result) sameRead(query string, args []driver.NamedValue) bool {
+	if r.query != query || len(r.args) != len(args) {
+		return false
+	}
+	for i, a := range args {
+		b := r.args[i]
+		if a.Ordinal != b.Ordinal || a.Name != b.Name || !sameValue(a.Value, b.Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameValue compares two driver values, their types included.
+func sameValue(a, b driver.Value) bool {
+	switch a := a.(type) {
+	case []byte:
+		b, ok := b.([]byte)
+		return ok && string(a) == string(b)
+	case time.Time:
+		b, ok := b.(time.Time)
+		return ok && a.Equal(b) && a.Location().String() == b.Location().String()
+	case nil, int64, float64, bool, string:
+		return a == b
+	default:
+		return false
+	}
+}
+
+// keyArgs copies the arguments of a read for its result.
+func keyArgs(args []driver.NamedValue) []driver.NamedValue {
+	out := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		out[i] = a
+		out[i].Value = copyValue(a.Value)
+	}
+	return out
 }

@@ -14,6 +14,9 @@ import (
 // metadata included, so that a replay scans into the same Go types and values as
 // the first read. It is immutable once built and shared by every reader.
 type result struct {
+	// query and args are the read's key, checked on every hit (sameRead).
+	query string
+	args  []driver.NamedValue
 	cols  []string
 	types []colType
 	rows  [][]driver.Value

@@ -20,6 +20,9 @@ type Stats struct {
 	InvalidateErrors int64
 	CatalogReads     int64 // reads of the database's catalog
 	CatalogErrors    int64 // failed ones
+	// Collisions counts cached results found under a read's key hash that were
+	// another read's (never served; with SHA-256, expect 0).
+	Collisions int64
 }
 
 type counters struct {
@@ -27,6 +30,7 @@ type counters struct {
 	writes, unknownWrites            atomic.Int64
 	invalidations, invalidateErrors  atomic.Int64
 	catalogReads, catalogErrors      atomic.Int64
+	collisions                       atomic.Int64
 }
 
 // Stats returns the counters.
@@ -37,5 +41,6 @@ func (c *Connector) Stats() Stats {
 		Writes: s.writes.Load(), UnknownWrites: s.unknownWrites.Load(),
 		Invalidations: s.invalidations.Load(), InvalidateErrors: s.invalidateErrors.Load(),
 		CatalogReads: s.catalogReads.Load(), CatalogErrors: s.catalogErrors.Load(),
+		Collisions: s.collisions.Load(),
 	}
 }

@@ -27,7 +27,7 @@ func insert(tb testing.TB, db *sql.DB, a article) {
 
 // readAll runs q with args under ctx and returns every row as the driver's values
 // (Scan into *any) and the column types' descriptions.
-func readAll(tb testing.TB, ctx context.Context, q interface {
+func readAll(tb testing.TB, ctx context.Context, q interface { //nolint:revive // tb first, as every helper
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, query string, args ...any) ([][]any, []string) {
 	tb.Helper()
@@ -128,11 +128,12 @@ func TestRawBytesCannotCorruptTheCache(t *testing.T) {
 	db, _ := testDB(t, blogAnalyzer(), Options{})
 	seed(t, db)
 	ctx := Cached(context.Background())
-	for range 2 {
+	scribble := func() {
 		rows, err := db.QueryContext(ctx, qByAuthor, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var id, title, body, score, created, note sql.RawBytes
 			if err := rows.Scan(&id, &title, &body, &score, &created, &note); err != nil {
@@ -142,8 +143,12 @@ func TestRawBytesCannotCorruptTheCache(t *testing.T) {
 				title[i] = 'X'
 			}
 		}
-		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
+	scribble()
+	scribble()
 	var title string
 	if err := db.QueryRowContext(ctx, qByID, 10).Scan(new(int64), &title); err != nil {
 		t.Fatal(err)
@@ -427,4 +432,51 @@ func TestBadOptions(t *testing.T) {
 	if _, err := NewConnector(nil, Options{Analyzer: blogAnalyzer()}); err == nil {
 		t.Error("NewConnector(nil) succeeded")
 	}
+}
+
+// TestUnparsableWrite: a text the analyser cannot parse is run, never cached,
+// and invalidates everything when executed.
+func TestUnparsableWrite(t *testing.T) {
+	db, c := testDB(t, blogAnalyzer(), Options{})
+	seed(t, db)
+	ctx := Cached(context.Background())
+	readAll(t, ctx, db, qCount)
+	if _, err := db.Exec(`UPDATE articles SET title = 'x' WHERE id = 10 -- not in the test analyser`); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s.UnknownWrites != 1 {
+		t.Errorf("Stats = %+v; want 1 unknown write", s)
+	}
+	misses := c.Stats().Misses
+	readAll(t, ctx, db, qCount)
+	if c.Stats().Misses != misses+1 {
+		t.Error("the unparsable write did not invalidate the count")
+	}
+}
+
+// TestTemporaryTableShadows: after a connection creates a temporary table, its
+// reads of that name bypass the cache.
+func TestTemporaryTableShadows(t *testing.T) {
+	a := blogAnalyzer()
+	const create = `CREATE TEMP TABLE articles (id INTEGER, title TEXT)`
+	a.m[create] = &Analysis{Writes: []Write{{Op: OpSchema, Table: "articles", Temporary: true}}}
+	db, c := testDB(t, a, Options{})
+	seed(t, db)
+	ctx := Cached(context.Background())
+	readAll(t, ctx, db, qByID, 10)
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, create); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := readAll(t, ctx, conn, qByID, 10); len(rows) != 0 {
+		t.Errorf("the connection with the temporary table read %v; want its own empty table", rows)
+	}
+	if rows, _ := readAll(t, ctx, db, qByID, 10); len(rows) != 1 {
+		t.Errorf("another connection read %v; want the article", rows)
+	}
+	_ = c
 }

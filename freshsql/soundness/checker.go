@@ -333,7 +333,7 @@ func query(ctx context.Context, db *sql.DB, q string, args []any) (string, error
 	if err != nil {
 		return "", err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	cols, err := rows.Columns()
 	if err != nil {
 		return "", err
