@@ -30,6 +30,9 @@
 // Unknown. A text the parser rejects is an error, which freshsql treats as
 // Unknown.
 //
+// Write.ReturnAt is always 0: MySQL has no RETURNING, and the parser rejects
+// MariaDB's DELETE ... RETURNING.
+//
 // ReadCatalog reads views, foreign-key actions and triggers of the current
 // database (DATABASE()) from information_schema.
 package mysql
