@@ -76,7 +76,8 @@ type Read struct {
 	// SELECT whose FROM list holds this table occurrence, ANDed at the top level
 	// (never under OR or NOT), with the column resolved to this occurrence (a
 	// qualified column, or an unqualified one when this is the only table of
-	// that FROM list), compared by = or IN (a list of values, not a subquery)
+	// that FROM list and the SELECT cannot refer to an enclosing query's columns
+	// (a subquery in an expression, LATERAL), compared by = or IN (a list of values, not a subquery)
 	// to literals or bound parameters only. Not on the nullable side of an
 	// outer join from the WHERE clause, never from HAVING.
 	Conds []Cond
@@ -201,4 +202,10 @@ type Catalog struct {
 	// UncacheableViews maps a view whose reads must not be cached (its
 	// definition calls now(), random(), reads a system table...) to the reason.
 	UncacheableViews map[string]string
+	// LooseColumns maps a table to its columns whose = is looser than equality
+	// of the values' canonical forms (fresh.Dep.String): a case-insensitive or
+	// padding collation (SQLite NOCASE or RTRIM, a nondeterministic PostgreSQL
+	// collation), citext, char(n). A condition on such a column is not used as
+	// a dependency, and a written value of one is treated as unknown.
+	LooseColumns map[string][]string
 }

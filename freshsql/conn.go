@@ -212,7 +212,10 @@ func (c *conn) beforeWrite(ctx context.Context, st *statement, args []driver.Nam
 	c.w.stats.writes.Add(1)
 	p := &pending{wrote: true}
 	cat := c.w.catalog(ctx)
-	if cat == nil {
+	if cat == nil || len(c.temp) > 0 {
+		// No catalog, or a connection with temporary objects (a temporary
+		// trigger acts on this connection's writes, and no catalog read on
+		// another connection sees it): effects unbounded.
 		p.all = true
 	} else {
 		changes, all, schema := c.w.changes(st, args, cat)
@@ -315,17 +318,6 @@ func (c *conn) query(ctx context.Context, st *statement, args []driver.NamedValu
 		c.bypass(st)
 		return run(ctx)
 	}
-	if c.tx != nil {
-		// In a transaction that has not written: a hit is fine, but a result read
-		// here may come from a snapshot older than an invalidation already applied,
-		// so it is not stored.
-		if r, ok := c.w.cache.Get(key); ok && r.sameRead(st.sql, nargs) {
-			c.hit(st)
-			return &replay{r: r}, nil
-		}
-		c.bypass(st)
-		return run(ctx)
-	}
 	cat := c.w.catalog(ctx)
 	if cat == nil || c.shadowed(st, cat) {
 		c.bypass(st)
@@ -424,7 +416,12 @@ func (c *conn) shadowed(st *statement, cat *Catalog) bool {
 // cacheable reports whether a read may use the cache, with its call options and
 // TTL.
 func (c *conn) cacheable(ctx context.Context, st *statement) (*callConfig, time.Duration, bool) {
-	if st.why != "" || (c.tx != nil && c.tx.wrote) {
+	// Inside a transaction, reads bypass the cache: a result read there may come
+	// from a snapshot older than an invalidation already applied (so it must not
+	// be stored), a cached result may be newer than the transaction's snapshot
+	// (REPEATABLE READ, SERIALIZABLE, SQLite's read transactions), and a
+	// transaction that wrote must read its own writes (G4).
+	if st.why != "" || c.tx != nil {
 		return nil, 0, false
 	}
 	cfg := callOf(ctx)

@@ -146,7 +146,7 @@ func (w *wrapper) readDeps(st *statement, args []driver.NamedValue, cat *Catalog
 			}
 			continue
 		}
-		cols, rows := w.combos(r.Conds, args, w.o.MaxScopes)
+		cols, rows := w.combos(strict(r.Table, r.Conds, cat), args, w.o.MaxScopes)
 		if len(cols) == 0 {
 			add(fresh.Table(r.Table))
 			continue
@@ -232,7 +232,7 @@ func (w *wrapper) changes(st *statement, args []driver.NamedValue, cat *Catalog)
 						if i >= len(vals) || vals[i] == nil {
 							continue
 						}
-						if x, ok := resolve(*vals[i], args); ok && w.rowValue(x) {
+						if x, ok := resolve(*vals[i], args); ok && w.rowValue(x) && !loose(wr.Table, c, cat) {
 							row[c] = x
 						}
 					}
@@ -243,7 +243,7 @@ func (w *wrapper) changes(st *statement, args []driver.NamedValue, cat *Catalog)
 				out = append(out, fresh.RowChange{Table: wr.Table, Old: everything})
 			}
 		case OpUpdate:
-			cols, rows := w.combos(wr.Where, args, w.o.MaxScopes)
+			cols, rows := w.combos(strict(wr.Table, wr.Where, cat), args, w.o.MaxScopes)
 			if len(cols) == 0 {
 				rows = [][]any{nil}
 			}
@@ -261,14 +261,14 @@ func (w *wrapper) changes(st *statement, args []driver.NamedValue, cat *Catalog)
 					if a.Value == nil {
 						continue
 					}
-					if x, ok := resolve(*a.Value, args); ok && w.rowValue(x) {
+					if x, ok := resolve(*a.Value, args); ok && w.rowValue(x) && !loose(wr.Table, a.Column, cat) {
 						nw[a.Column] = x
 					}
 				}
 				out = append(out, fresh.RowChange{Table: wr.Table, Old: old, New: nw})
 			}
 		case OpDelete:
-			cols, rows := w.combos(wr.Where, args, w.o.MaxScopes)
+			cols, rows := w.combos(strict(wr.Table, wr.Where, cat), args, w.o.MaxScopes)
 			if len(cols) == 0 {
 				rows = [][]any{nil}
 			}
@@ -315,4 +315,24 @@ func (w *wrapper) rowValue(x any) bool {
 		return false
 	}
 	return w.comparable(x)
+}
+
+// loose reports whether the catalog lists column col of table as one whose =
+// is looser than equality of canonical values.
+func loose(table, col string, cat *Catalog) bool {
+	return cat != nil && slices.Contains(cat.LooseColumns[table], col)
+}
+
+// strict returns conds without the conditions on loose columns.
+func strict(table string, conds []Cond, cat *Catalog) []Cond {
+	if cat == nil || len(cat.LooseColumns[table]) == 0 {
+		return conds
+	}
+	out := make([]Cond, 0, len(conds))
+	for _, c := range conds {
+		if !loose(table, c.Column, cat) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

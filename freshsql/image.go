@@ -83,11 +83,11 @@ func (w *wrapper) quote(name string) string {
 }
 
 // imageChanges turns the rows a write returned into row changes.
-func (w *wrapper) imageChanges(st *statement, cols []string, rows [][]driver.Value, args []driver.NamedValue) []fresh.RowChange {
+func (w *wrapper) imageChanges(st *statement, cols []string, rows [][]driver.Value, args []driver.NamedValue, cat *Catalog) []fresh.RowChange {
 	wr := st.analysis.Writes[0]
 	// pinned[c] is the one value the WHERE clause gives column c, if any.
 	pinned := map[string]any{}
-	for _, c := range wr.Where {
+	for _, c := range strict(wr.Table, wr.Where, cat) {
 		if vals, ok := w.condValues(c, args); ok && len(vals) == 1 {
 			pinned[c.Column] = vals[0]
 		}
@@ -100,7 +100,7 @@ func (w *wrapper) imageChanges(st *statement, cols []string, rows [][]driver.Val
 	for _, vals := range rows {
 		row := fresh.Row{}
 		for i, c := range cols {
-			if i < len(vals) && vals[i] != nil && w.rowValue(vals[i]) {
+			if i < len(vals) && vals[i] != nil && w.rowValue(vals[i]) && !loose(wr.Table, c, cat) {
 				row[c] = vals[i]
 			}
 		}
@@ -142,6 +142,12 @@ func (c *conn) execImage(ctx context.Context, st *statement, args []driver.Named
 	}
 	rows, err := c.rawQuery(ctx, q, args)
 	if err != nil {
+		if c.tx == nil {
+			// A failed statement changed nothing; the RETURNING clause may be
+			// what failed (a view or a virtual table as the target). Run the
+			// statement as written.
+			return nil, nil, false, nil
+		}
 		return nil, nil, true, err
 	}
 	defer func() { _ = rows.Close() }()
@@ -160,7 +166,7 @@ func (c *conn) execImage(ctx context.Context, st *statement, args []driver.Named
 		}
 		got = append(got, dest)
 	}
-	return imageResult(len(got)), c.w.imageChanges(st, cols, got, normArgs(args)), true, rows.Close()
+	return imageResult(len(got)), c.w.imageChanges(st, cols, got, normArgs(args), c.w.catalog(ctx)), true, rows.Close()
 }
 
 // rawQuery runs a query on the inner connection, preparing it when the driver

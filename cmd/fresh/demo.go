@@ -103,18 +103,59 @@ func (c demoConfig) validate() error {
 // multi says whether the run spreads over several processes.
 func (c demoConfig) multi() bool { return c.redis != "" || c.bus != "" }
 
-// demoCommand returns the flags of "fresh demo" and the function that runs it.
-func demoCommand() (*flag.FlagSet, func(context.Context, []string, io.Writer, io.Writer) error) {
-	cfg := defaultDemoConfig()
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+// memoryFlags registers the flags of the in-process workload on fs, with cfg's
+// values as their defaults.
+func memoryFlags(fs *flag.FlagSet, cfg *demoConfig) {
 	fs.DurationVar(&cfg.duration, "duration", cfg.duration, "how long to run; the first tenth reads the source directly, as a baseline")
-	fs.IntVar(&cfg.readers, "readers", cfg.readers, "number of reading goroutines (with -redis or -bus: of each reading process)")
-	fs.IntVar(&cfg.writers, "writers", cfg.writers, "number of writing goroutines (with -redis or -bus: of the writing process)")
+	fs.IntVar(&cfg.readers, "readers", cfg.readers, "number of reading goroutines")
+	fs.IntVar(&cfg.writers, "writers", cfg.writers, "number of writing goroutines")
 	fs.IntVar(&cfg.articles, "articles", cfg.articles, "number of articles in the simulated source")
 	fs.DurationVar(&cfg.latency, "latency", cfg.latency, "simulated round trip of each source load")
 	fs.DurationVar(&cfg.writeEvery, "write-every", cfg.writeEvery, "interval between the writes of each writer")
 	fs.Uint64Var(&cfg.seed, "seed", cfg.seed, "seed of the data and of the readers' and writers' choices")
 	fs.BoolVar(&cfg.json, "json", cfg.json, "print the summary as JSON")
+}
+
+// memoryDemoCommand returns the flags of "fresh demo-memory", the workload over a
+// simulated source in this process, and the function that runs it.
+func memoryDemoCommand() (*flag.FlagSet, func(context.Context, []string, io.Writer, io.Writer) error) {
+	cfg := defaultDemoConfig()
+	fs := flag.NewFlagSet("demo-memory", flag.ContinueOnError)
+	memoryFlags(fs, &cfg)
+	return fs, func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		if len(args) > 0 {
+			return &usageError{err: fmt.Errorf("demo-memory: unexpected argument %q", args[0])}
+		}
+		if err := cfg.validate(); err != nil {
+			return &usageError{err: fmt.Errorf("demo-memory: %w", err)}
+		}
+		return runDemo(ctx, cfg, stdout, stderr)
+	}
+}
+
+// Flags of "fresh demo" that only one of its two workloads reads.
+var (
+	multiOnlyFlags = []string{"articles", "latency", "write-every"}
+	sqlOnlyFlags   = []string{"rate", "keep"}
+)
+
+// demoCommand returns the flags of "fresh demo" and the function that runs it:
+// the SQL workload (sqldemo.go) without -redis and -bus, the multi-process one
+// (multi.go) with either.
+func demoCommand() (*flag.FlagSet, func(context.Context, []string, io.Writer, io.Writer) error) {
+	cfg := defaultDemoConfig()
+	sql := defaultSQLDemoConfig()
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.DurationVar(&sql.duration, "duration", sql.duration, "how long to run; with -redis or -bus 10s unless given, the first tenth reading the source directly, as a baseline")
+	fs.IntVar(&sql.readers, "readers", sql.readers, "number of reading goroutines; with -redis or -bus 8 unless given, in each reading process")
+	fs.IntVar(&sql.writers, "writers", sql.writers, "number of writing goroutines; with -redis or -bus in the writing process")
+	fs.Float64Var(&sql.rate, "rate", sql.rate, "writes per second, all writers together (not with -redis or -bus)")
+	fs.BoolVar(&sql.keep, "keep", sql.keep, "keep the SQLite database file of the run, and print its path (not with -redis or -bus)")
+	fs.Uint64Var(&sql.seed, "seed", sql.seed, "seed of the data and of the readers' and writers' choices")
+	fs.BoolVar(&sql.json, "json", sql.json, "print the summary as JSON")
+	fs.IntVar(&cfg.articles, "articles", cfg.articles, "with -redis or -bus: number of articles in the simulated source")
+	fs.DurationVar(&cfg.latency, "latency", cfg.latency, "with -redis or -bus: simulated round trip of each source load")
+	fs.DurationVar(&cfg.writeEvery, "write-every", cfg.writeEvery, "with -redis or -bus: interval between the writes of each writer")
 	fs.StringVar(&cfg.redis, "redis", cfg.redis, "`URL` of a Redis (redis://host:port/db) shared by -procs processes as their L2 and bus; every key of the run is deleted at the end")
 	fs.StringVar(&cfg.bus, "bus", cfg.bus, "`URL` of the bus shared by -procs processes: sqlite:PATH, postgres://..., nats://host:port or redis://host:port; "+
 		"without -redis they share no L2 and keep the source in a temporary directory")
@@ -124,13 +165,15 @@ func demoCommand() (*flag.FlagSet, func(context.Context, []string, io.Writer, io
 		if len(args) > 0 {
 			return &usageError{err: fmt.Errorf("demo: unexpected argument %q", args[0])}
 		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if !cfg.multi() {
 			var needRedis []string
-			fs.Visit(func(f *flag.Flag) {
-				if f.Name == "procs" || f.Name == "max-staleness" {
-					needRedis = append(needRedis, "-"+f.Name)
+			for _, name := range []string{"max-staleness", "procs"} {
+				if set[name] {
+					needRedis = append(needRedis, "-"+name)
 				}
-			})
+			}
 			if len(needRedis) > 0 {
 				verb := "needs"
 				if len(needRedis) > 1 {
@@ -139,14 +182,53 @@ func demoCommand() (*flag.FlagSet, func(context.Context, []string, io.Writer, io
 				return &usageError{err: fmt.Errorf("demo: %s %s -redis or -bus: the processes share a Redis (for example -redis redis://127.0.0.1:6379/0) or a bus (for example -bus sqlite:/tmp/fresh-bus.db)", strings.Join(needRedis, " and "), verb)}
 			}
 		}
+		// The flags both workloads read; the multi-process one keeps its own
+		// defaults for those not given.
+		if set["duration"] {
+			cfg.duration = sql.duration
+		}
+		if set["readers"] {
+			cfg.readers = sql.readers
+		}
+		if set["writers"] {
+			cfg.writers = sql.writers
+		}
+		cfg.seed, cfg.json = sql.seed, sql.json
 		if err := cfg.validate(); err != nil {
 			return &usageError{err: fmt.Errorf("demo: %w", err)}
 		}
 		if cfg.multi() {
+			if bad := setFlags(set, sqlOnlyFlags); bad != "" {
+				return &usageError{err: fmt.Errorf("demo: %s only for the SQL workload, without -redis and -bus", bad)}
+			}
 			return runMultiDemo(ctx, cfg, stdout, stderr)
 		}
-		return runDemo(ctx, cfg, stdout, stderr)
+		if bad := setFlags(set, multiOnlyFlags); bad != "" {
+			return &usageError{err: fmt.Errorf("demo: %s only with -redis or -bus (or use fresh demo-memory)", bad)}
+		}
+		if err := sql.validate(); err != nil {
+			return &usageError{err: fmt.Errorf("demo: %w", err)}
+		}
+		return runSQLDemo(ctx, sql, stdout, stderr)
 	}
+}
+
+// setFlags returns the flags of names that were set, as "-a and -b is" or
+// "-a is", or "" when none was.
+func setFlags(set map[string]bool, names []string) string {
+	var got []string
+	for _, n := range names {
+		if set[n] {
+			got = append(got, "-"+n)
+		}
+	}
+	switch len(got) {
+	case 0:
+		return ""
+	case 1:
+		return got[0] + " is"
+	}
+	return strings.Join(got, " and ") + " are"
 }
 
 // A view is what the demo caches: one article, or the list of the published

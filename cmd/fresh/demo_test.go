@@ -15,7 +15,7 @@ import (
 )
 
 // quickDemo is a short demo run for tests.
-var quickDemo = []string{"demo", "-duration", "300ms", "-articles", "50", "-readers", "4", "-writers", "2", "-latency", "1ms", "-write-every", "500us"}
+var quickDemo = []string{"demo-memory", "-duration", "300ms", "-articles", "50", "-readers", "4", "-writers", "2", "-latency", "1ms", "-write-every", "500us"}
 
 func TestRunDemo(t *testing.T) {
 	var stdout, stderr bytes.Buffer

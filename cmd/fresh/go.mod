@@ -9,6 +9,7 @@ require (
 	github.com/freshcache/fresh/freshredis v0.0.0
 	github.com/freshcache/fresh/freshsqlite v0.0.0
 	github.com/redis/go-redis/v9 v9.23.0
+	modernc.org/sqlite v1.62.0
 )
 
 require (
@@ -26,17 +27,19 @@ require (
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	github.com/sqlc-dev/meyer v0.1.2 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-	modernc.org/sqlite v1.62.0 // indirect
 )
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/freshcache/fresh/freshsql v0.0.0
+	github.com/freshcache/fresh/freshsql/sqlite v0.0.0
 	github.com/maypok86/otter/v2 v2.4.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
@@ -51,3 +54,7 @@ replace github.com/freshcache/fresh/freshsqlite => ../../freshsqlite
 replace github.com/freshcache/fresh/freshpg => ../../freshpg
 
 replace github.com/freshcache/fresh/freshnats => ../../freshnats
+
+replace github.com/freshcache/fresh/freshsql => ../../freshsql
+
+replace github.com/freshcache/fresh/freshsql/sqlite => ../../freshsql/sqlite

@@ -6,14 +6,27 @@
 //
 // The commands are:
 //
-//	demo    run a workload that checks every read for staleness, in one process or (-redis, -bus) in several
+//	demo         cache SQLite reads through freshsql and check every one against the database, or (-redis, -bus) run a workload over several processes
+//	demo-memory  run a workload over a simulated source in this process, checking every read for staleness
 //
-// With -redis URL, demo spreads the workload over -procs processes that share that
-// Redis as their Store and Bus, and checks reads across processes against fresh's
-// bound (-max-staleness). With -bus URL (sqlite:PATH, postgres://, nats:// or
-// redis://) the processes share invalidations over that bus instead; without
-// -redis they then share no Store, and keep the source of truth in files of a
-// temporary directory, so that "fresh demo -bus sqlite:/tmp/bus.db" needs no
+// Without -redis and -bus, demo creates a blog (authors, articles, comments) in a
+// temporary SQLite file in WAL mode, opens it through freshsql, and runs readers
+// whose queries are cached under freshsql.Cached and writers that insert and
+// update rows, some in transactions, some rolled back. Every cached read is
+// bracketed by two uncached reads of the same query while the writers' commits
+// are counted, so that it is judged against exactly the answers the database
+// gave in its lifetime; a read that matches none is stale, and the command then
+// exits with status 1. It prints the hit ratio, the latency of hits, misses and
+// uncached reads, the entries freshsql evicted per write next to those that
+// invalidating whole tables would have, and freshsql's per-statement report.
+// The file is deleted at the end unless -keep is given.
+//
+// With -redis URL, demo spreads the workload of demo-memory over -procs processes
+// that share that Redis as their Store and Bus, and checks reads across processes
+// against fresh's bound (-max-staleness). With -bus URL (sqlite:PATH, postgres://,
+// nats:// or redis://) the processes share invalidations over that bus instead;
+// without -redis they then share no Store, and keep the source of truth in files
+// of a temporary directory, so that "fresh demo -bus sqlite:/tmp/bus.db" needs no
 // server. It runs its processes as "fresh demo-worker", a hidden command that is
 // not for use by hand.
 //
@@ -52,8 +65,12 @@ type command struct {
 // commands are the subcommands by name. Adding one is adding an entry.
 var commands = map[string]command{
 	"demo": {
-		summary: "run a workload that checks every read for staleness, in one process or (-redis, -bus) in several",
+		summary: "cache SQLite reads through freshsql and check every one against the database, or (-redis, -bus) run a workload over several processes",
 		flags:   demoCommand,
+	},
+	"demo-memory": {
+		summary: "run a workload over a simulated source in this process, checking every read for staleness",
+		flags:   memoryDemoCommand,
 	},
 }
 
@@ -115,7 +132,7 @@ func usage() string {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		fmt.Fprintf(&b, "  %-8s %s\n", name, commands[name].summary)
+		fmt.Fprintf(&b, "  %-12s %s\n", name, commands[name].summary)
 	}
 	b.WriteString("\nRun \"fresh help <command>\" for a command's flags.\n")
 	return b.String()

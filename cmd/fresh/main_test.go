@@ -21,6 +21,10 @@ func TestRunHelp(t *testing.T) {
 		{[]string{"demo", "-h"}, "-redis URL"},
 		{[]string{"help", "demo"}, "with -redis or -bus: number of processes"},
 		{[]string{"demo", "-h"}, "-bus URL"},
+		{[]string{"demo", "-h"}, "-rate"},
+		{[]string{"help"}, "demo-memory"},
+		{[]string{"help", "demo-memory"}, "Usage: fresh demo-memory [flags]"},
+		{[]string{"demo-memory", "-h"}, "-latency"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

@@ -77,5 +77,36 @@ func (a *Analyzer) Analyze(sql string) (res *freshsql.Analysis, err error) {
 		w.uncacheable("several statements in one text")
 	}
 	w.res.Session = n > 0 && sessions == n
+	if n == 1 && len(w.res.Writes) == 1 {
+		w.res.Writes[0].ReturnAt = returnAt(sql, tree.GetStmts()[0].GetStmt())
+	}
 	return &w.res, nil
+}
+
+// returnAt returns where " RETURNING ..." can be appended to stmt, the only
+// statement of sql: after its last token, before any semicolon, space or
+// comment. It returns 0 unless stmt is an UPDATE or DELETE without RETURNING.
+func returnAt(sql string, stmt *pg.Node) int {
+	switch {
+	case stmt.GetUpdateStmt() != nil && len(stmt.GetUpdateStmt().GetReturningList()) == 0:
+	case stmt.GetDeleteStmt() != nil && len(stmt.GetDeleteStmt().GetReturningList()) == 0:
+	default:
+		return 0
+	}
+	toks, err := scan(sql)
+	if err != nil {
+		return 0
+	}
+	end := 0
+	for _, t := range toks.GetTokens() {
+		switch t.GetToken() {
+		case pg.Token_SQL_COMMENT, pg.Token_C_COMMENT, pg.Token_ASCII_59:
+		default:
+			end = int(t.GetEnd())
+		}
+	}
+	if end > len(sql) {
+		return 0
+	}
+	return end
 }

@@ -88,7 +88,7 @@ var pureFuncs = setOf(
 	"date_trunc", "date_part", "extract", "date_bin", "make_date", "make_time",
 	"make_timestamp", "make_timestamptz", "make_interval", "justify_days",
 	"justify_hours", "justify_interval", "to_char", "to_date", "to_timestamp",
-	"to_number", "isfinite", "timezone", "overlaps", "date_add",
+	"to_number", "isfinite", "timezone", "overlaps", "date_add", "age",
 	"date_subtract",
 	// Text search.
 	"to_tsvector", "to_tsquery", "plainto_tsquery", "phraseto_tsquery",

@@ -9,3 +9,8 @@ import pg "github.com/pganalyze/pg_query_go/v6"
 func parse(sql string) (*pg.ParseResult, error) {
 	return pg.Parse(sql)
 }
+
+// scan runs PostgreSQL's lexer.
+func scan(sql string) (*pg.ScanResult, error) {
+	return pg.Scan(sql)
+}

@@ -20,3 +20,10 @@ func parse(sql string) (*pg.ParseResult, error) {
 	defer wasmMu.Unlock()
 	return pgwasm.Parse(sql)
 }
+
+// scan runs PostgreSQL's lexer.
+func scan(sql string) (*pg.ScanResult, error) {
+	wasmMu.Lock()
+	defer wasmMu.Unlock()
+	return pgwasm.Scan(sql)
+}

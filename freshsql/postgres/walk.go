@@ -78,8 +78,8 @@ func (w *walker) node(n proto.Message, sc *scope) {
 		w.operator(x.GetName())
 		w.children(x, sc)
 	case *pg.LockingClause:
+		// Its relations (FOR UPDATE OF x) name FROM items already read.
 		w.uncacheable("locking read (FOR UPDATE / FOR SHARE)")
-		w.children(x, sc)
 	case *pg.RangeTableSample:
 		w.uncacheable("TABLESAMPLE")
 		w.children(x, sc)

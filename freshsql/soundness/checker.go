@@ -8,10 +8,19 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"testing"
 
 	"github.com/freshcache/fresh/freshsql"
 )
+
+// T is the part of testing.TB the checker uses, so that a benchmark program can
+// run it too.
+type T interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Failed() bool
+	Cleanup(func())
+}
 
 // Dialect is what the checker needs to know of a database's SQL.
 type Dialect struct {
@@ -37,7 +46,7 @@ type Checker struct {
 	Dialect Dialect
 	// Open returns a database for case i with the schema created (use Schema),
 	// and registers its cleanup with tb.
-	Open func(tb testing.TB, i int, prefix string) Case
+	Open func(tb T, i int, prefix string) Case
 	// Cases is the number of cases, Steps the steps of each.
 	Cases, Steps int
 	// Seed makes the run repeatable: case i uses the seed (Seed, i).
@@ -86,7 +95,7 @@ func Schema(prefix string) []string {
 
 // Run runs the cases, failing tb at the first stale read with the case's seed
 // and history.
-func (c Checker) Run(tb testing.TB) Result {
+func (c Checker) Run(tb T) Result {
 	tb.Helper()
 	var total Result
 	for i := range c.Cases {
@@ -147,7 +156,7 @@ func writtenOf(t template) string {
 	return ""
 }
 
-func (c Checker) runCase(tb testing.TB, k Case, r *rand.Rand, i int) Result {
+func (c Checker) runCase(tb T, k Case, r *rand.Rand, i int) Result {
 	tb.Helper()
 	ctx := context.Background()
 	var res Result
@@ -258,7 +267,7 @@ func (c Checker) runCase(tb testing.TB, k Case, r *rand.Rand, i int) Result {
 				fail("STALE: %s %v served %s; the database has %s", q, args, got, truth)
 				return res
 			}
-			if !slicesContainsKnown(seen, q, args) && len(seen) < 40 {
+			if !slicesContainsKnown(seen, q, args) && len(seen) < 16 {
 				seen = append(seen, &known{sql: q, args: args, truth: truth, tables: tablesOf(t)})
 			}
 			continue

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/freshcache/fresh/freshsql"
 	"github.com/freshcache/fresh/freshsql/mysql"
 	"github.com/freshcache/fresh/freshsql/postgres"
-	"github.com/freshcache/fresh/freshsql/sqlite"
 )
 
 // dialectCase is one database of the tests below: a wrapped database with the
@@ -39,14 +37,14 @@ func forEachDialect(t *testing.T, f func(t *testing.T, d dialectCase)) {
 	}
 	ds := []dialect{
 		{"sqlite", func(t *testing.T, prefix string) Case {
-			return sqliteOpen(t, freshsql.Options{})(t, 0, prefix)
-		}, sqliteDialect},
+			return SQLiteOpener(t.TempDir(), freshsql.Options{})(t, 0, prefix)
+		}, SQLiteDialect},
 		{"postgres", func(t *testing.T, prefix string) Case {
 			return serverOpen(t, "pgx", pgDSN(), func() freshsql.Analyzer { return postgres.New(postgres.Options{}) }, freshsql.Options{})(t, 0, prefix)
-		}, pgDialect},
+		}, PostgresDialect},
 		{"mariadb", func(t *testing.T, prefix string) Case {
 			return serverOpen(t, "mysql", mysqlDSN(), func() freshsql.Analyzer { return mysql.New(mysql.Options{}) }, freshsql.Options{})(t, 0, prefix)
-		}, mysqlDialect},
+		}, MySQLDialect},
 	}
 	for _, dl := range ds {
 		t.Run(dl.name, func(t *testing.T) {
@@ -200,6 +198,3 @@ func TestJoinsAndScopes(t *testing.T) {
 		}
 	})
 }
-
-var _ = filepath.Join
-var _ = sqlite.New

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"os"
-	"strconv"
 	"testing"
 
 	"github.com/freshcache/fresh/freshsql"
@@ -30,9 +29,9 @@ func env(name, def string) string {
 	return def
 }
 
-// serverOpen returns an Open for a server database: every case gets its own
-// tables (the prefix) and its own hub and wrapper; the tables are dropped after.
-func serverOpen(tb testing.TB, driverName, dsn string, a func() freshsql.Analyzer, o freshsql.Options) func(tb testing.TB, i int, prefix string) Case {
+// serverOpen opens a raw pool on the server (skipping the test, or failing it
+// under CI, when the server does not answer) and returns ServerOpener on it.
+func serverOpen(tb testing.TB, driverName, dsn string, a func() freshsql.Analyzer, o freshsql.Options) func(tb T, i int, prefix string) Case {
 	raw, err := sql.Open(driverName, dsn)
 	if err != nil {
 		tb.Fatal(err)
@@ -41,43 +40,8 @@ func serverOpen(tb testing.TB, driverName, dsn string, a func() freshsql.Analyze
 	if err := raw.PingContext(context.Background()); err != nil {
 		unavailable(tb, "%s at %s: %v", driverName, dsn, err)
 	}
-	return func(tb testing.TB, i int, prefix string) Case {
-		for _, s := range Schema(prefix) {
-			if _, err := raw.Exec(s); err != nil {
-				tb.Fatal(err)
-			}
-		}
-		tb.Cleanup(func() {
-			for _, t := range []string{"t0", "t1"} {
-				_, _ = raw.Exec("DROP TABLE IF EXISTS " + prefix + t)
-			}
-		})
-		o := o
-		o.Analyzer = a()
-		o.Hub = newHub(tb)
-		o.Name = driverName + strconv.Itoa(i)
-		db, err := freshsql.Open(driverName, dsn, o)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		db.SetMaxOpenConns(4)
-		tb.Cleanup(func() { _ = db.Close() })
-		c, _ := freshsql.Lookup(db)
-		return Case{DB: db, Conn: c, Prefix: prefix}
-	}
+	return ServerOpener(raw, driverName, dsn, a, o)
 }
-
-var (
-	pgDialect = Dialect{
-		Name:     "postgres",
-		Upsert:   `INSERT INTO {t0} (id, a, b) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET a = excluded.a`,
-		Numbered: true,
-	}
-	mysqlDialect = Dialect{
-		Name:   "mysql",
-		Upsert: `INSERT INTO {t0} (id, a, b) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE a = VALUES(a)`,
-	}
-)
 
 func pgDSN() string {
 	return env("FRESH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
@@ -93,7 +57,7 @@ func TestPostgres(t *testing.T) {
 	}{{"default", false}, {"row-image", true}} {
 		t.Run(mode.name, func(t *testing.T) {
 			open := serverOpen(t, "pgx", pgDSN(), func() freshsql.Analyzer { return postgres.New(postgres.Options{}) }, freshsql.Options{RowImage: mode.rowImage})
-			res := Checker{Dialect: pgDialect, Open: open, Cases: cases(15), Steps: 30, Seed: testSeed(t)}.Run(t)
+			res := Checker{Dialect: PostgresDialect, Open: open, Cases: cases(15), Steps: 30, Seed: testSeed(t)}.Run(t)
 			t.Logf("%s mode: %v", mode.name, res)
 		})
 	}
@@ -102,6 +66,6 @@ func TestPostgres(t *testing.T) {
 // TestMariaDB runs the checker on MariaDB (or MySQL), fewer cases than on SQLite.
 func TestMariaDB(t *testing.T) {
 	open := serverOpen(t, "mysql", mysqlDSN(), func() freshsql.Analyzer { return mysql.New(mysql.Options{}) }, freshsql.Options{})
-	res := Checker{Dialect: mysqlDialect, Open: open, Cases: cases(15), Steps: 30, Seed: testSeed(t)}.Run(t)
+	res := Checker{Dialect: MySQLDialect, Open: open, Cases: cases(15), Steps: 30, Seed: testSeed(t)}.Run(t)
 	t.Logf("default mode: %v", res)
 }

@@ -6,7 +6,9 @@ import (
 
 	"github.com/freshcache/fresh/freshsql"
 	"github.com/sqlc-dev/meyer/ast"
+	"github.com/sqlc-dev/meyer/lexer"
 	"github.com/sqlc-dev/meyer/parser"
+	"github.com/sqlc-dev/meyer/token"
 )
 
 // ErrInternal is wrapped by the error Analyze returns when the analyser itself
@@ -63,7 +65,41 @@ func (a *Analyzer) Analyze(sql string) (res *freshsql.Analysis, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("freshsql/sqlite: parse: %w", err)
 	}
-	return a.analyzeStmts(stmts), nil
+	res = a.analyzeStmts(stmts)
+	if len(stmts) == 1 {
+		setReturnAt(sql, stmts[0], res)
+	}
+	return res, nil
+}
+
+// setReturnAt sets Write.ReturnAt for a text made of one UPDATE or DELETE that
+// writes one table and has no RETURNING clause: the end of its last token
+// other than a semicolon, so that " RETURNING ..." can be inserted there.
+// UPDATE OR REPLACE also deletes conflicting rows, which RETURNING would not
+// show, so it gets none.
+func setReturnAt(sql string, st ast.Stmt, res *freshsql.Analysis) {
+	if res.Unknown != "" || len(res.Writes) != 1 {
+		return
+	}
+	switch n := st.(type) {
+	case *ast.UpdateStmt:
+		if len(n.Returning) > 0 || n.OrConflict == ast.ConflictReplace || len(n.OrderBy) > 0 || n.Limit != nil {
+			return
+		}
+	case *ast.DeleteStmt:
+		if len(n.Returning) > 0 || len(n.OrderBy) > 0 || n.Limit != nil {
+			return
+		}
+	default:
+		return
+	}
+	end := 0
+	for _, t := range lexer.Lex(sql) {
+		if t.Kind != token.SEMI && t.Kind != token.EOF && t.End > end {
+			end = t.End
+		}
+	}
+	res.Writes[0].ReturnAt = end
 }
 
 // analyzeStmts reports what a list of parsed statements does together.

@@ -16,7 +16,7 @@ import (
 // than 3.33, which lack the sqlite_schema alias. Temporary triggers are read
 // from the connection ReadCatalog is given; temporary views are not read.
 const (
-	tablesQuery   = `SELECT name FROM sqlite_master WHERE type = 'table'`
+	tablesQuery   = `SELECT name, sql FROM sqlite_master WHERE type = 'table'`
 	viewsQuery    = `SELECT name, sql FROM sqlite_master WHERE type = 'view'`
 	triggersQuery = `SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger'
 		UNION ALL SELECT tbl_name, sql FROM sqlite_temp_master WHERE type = 'trigger'`
@@ -38,7 +38,7 @@ const (
 // ReadCatalog reads every result before it runs the next query, so q may be a
 // single *sql.Conn.
 func (a *Analyzer) ReadCatalog(ctx context.Context, q freshsql.Queryer) (*freshsql.Catalog, error) {
-	tables, err := queryRows(ctx, q, 1, tablesQuery)
+	tables, err := queryRows(ctx, q, 2, tablesQuery)
 	if err != nil {
 		return nil, fmt.Errorf("freshsql/sqlite: read tables: %w", err)
 	}
@@ -51,9 +51,10 @@ func (a *Analyzer) ReadCatalog(ctx context.Context, q freshsql.Queryer) (*freshs
 		return nil, fmt.Errorf("freshsql/sqlite: read triggers: %w", err)
 	}
 	cat := &freshsql.Catalog{
-		Views:   make(map[string][]string),
-		Effects: make(map[string][]string),
-		Opaque:  make(map[string]bool),
+		Views:            make(map[string][]string),
+		Effects:          make(map[string][]string),
+		Opaque:           make(map[string]bool),
+		UncacheableViews: make(map[string]string),
 	}
 	var all []string
 	for _, t := range tables {
@@ -61,11 +62,17 @@ func (a *Analyzer) ReadCatalog(ctx context.Context, q freshsql.Queryer) (*freshs
 	}
 
 	direct := make(map[string][]string, len(views))
+	reasons := make(map[string]string)
 	for _, v := range views {
-		direct[fold(v[0])] = a.viewReads(v[1], all)
+		name := fold(v[0])
+		tables, reason := a.viewReads(v[1], all)
+		direct[name] = tables
+		if reason != "" {
+			reasons[name] = reason
+		}
 	}
 	for name := range direct {
-		cat.Views[name] = expandView(name, direct)
+		cat.Views[name] = expandView(name, direct, reasons, cat.UncacheableViews)
 	}
 
 	effects := make(map[string]map[string]bool)
@@ -76,6 +83,11 @@ func (a *Analyzer) ReadCatalog(ctx context.Context, q freshsql.Queryer) (*freshs
 		effects[from][to] = true
 	}
 	for _, t := range tables {
+		if virtualTable(t[1]) {
+			// A virtual table has no foreign keys, and reading its
+			// pragma needs its module, which may not be loaded.
+			continue
+		}
 		fks, err := queryRows(ctx, q, 3, foreignKeysQuery, t[0])
 		if err != nil {
 			return nil, fmt.Errorf("freshsql/sqlite: read foreign keys of %s: %w", t[0], err)
@@ -124,6 +136,14 @@ func (a *Analyzer) ReadCatalog(ctx context.Context, q freshsql.Queryer) (*freshs
 	return cat, nil
 }
 
+// virtualTable reports whether a table's CREATE statement makes a virtual
+// table.
+func virtualTable(createSQL string) bool {
+	st, err := parser.ParseStatement(createSQL)
+	_, ok := st.(*ast.CreateVirtualTableStmt)
+	return err == nil && ok
+}
+
 // changesChild reports whether a foreign-key action changes the child's rows.
 func changesChild(action string) bool {
 	switch strings.ToUpper(action) {
@@ -134,32 +154,45 @@ func changesChild(action string) bool {
 }
 
 // viewReads returns the tables and views a view's CREATE VIEW statement
-// reads directly, or every table when it cannot be analysed.
-func (a *Analyzer) viewReads(createSQL string, all []string) []string {
+// reads directly, and why its reads must not be cached, if they must not. A
+// view that cannot be analysed reads every table and is uncacheable.
+func (a *Analyzer) viewReads(createSQL string, all []string) ([]string, string) {
 	st, err := parser.ParseStatement(createSQL)
 	cv, ok := st.(*ast.CreateViewStmt)
 	if err != nil || !ok || cv.Select == nil {
-		return all
+		return all, "the view's definition cannot be parsed"
 	}
 	s := &state{a: a, out: &freshsql.Analysis{}}
-	if !safely(func() { s.selectStmt(cv.Select, nil, true) }) || s.out.Unknown != "" {
-		return all
+	if !safely(func() { s.selectStmt(cv.Select, nil, true) }) {
+		return all, "the view's definition cannot be analysed"
+	}
+	if s.out.Unknown != "" {
+		return all, s.out.Unknown
 	}
 	var out []string
 	for _, r := range s.out.Reads {
 		out = append(out, r.Table)
 	}
-	return out
+	return out, s.out.Uncacheable
 }
 
-// expandView returns the base tables of a view, following views of views.
-func expandView(name string, direct map[string][]string) []string {
+// expandView returns the base tables of a view, following views of views, and
+// records in uncacheable the view whose definition, or that of a view it
+// reads, makes its reads uncacheable.
+func expandView(name string, direct map[string][]string, reasons, uncacheable map[string]string) []string {
 	seen := map[string]bool{name: true}
 	set := map[string]bool{}
 	stack := []string{name}
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		if r := reasons[v]; r != "" && uncacheable[name] == "" {
+			if v == name {
+				uncacheable[name] = r
+			} else {
+				uncacheable[name] = "reads the view " + v + ": " + r
+			}
+		}
 		for _, t := range direct[v] {
 			if _, isView := direct[t]; isView {
 				if !seen[t] {
@@ -218,7 +251,7 @@ func queryRows(ctx context.Context, q freshsql.Queryer, n int, query string, arg
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out [][]string
 	for rows.Next() {
 		vals := make([]sql.NullString, n)

@@ -42,6 +42,11 @@
 //   - A plain VACUUM is Unknown (it may renumber the rowids of tables without
 //     an INTEGER PRIMARY KEY); VACUUM INTO is Session. DROP INDEX and DROP
 //     TRIGGER are Unknown because their text does not name the table.
+//   - CREATE TEMP TABLE/VIEW/TRIGGER (or a temp.-qualified name) is an
+//     OpSchema write with Temporary set. Write.ReturnAt is set for a text
+//     made of one UPDATE or DELETE of one table without RETURNING (and not
+//     UPDATE OR REPLACE, whose deleted conflicting rows RETURNING would not
+//     show).
 //
 // ReadCatalog reads views, foreign-key actions and triggers from the
 // database's schema; see catalog.go.

@@ -47,6 +47,10 @@ func isTempSchema(schema string) bool {
 // connection, or change without a write naming them.
 func (s *state) readTable(qn *ast.QualifiedName) int {
 	name := identName(qn.Name)
+	if name == "" {
+		s.uncacheable("reads a table with an empty name")
+		return -1
+	}
 	if qn.Schema != nil && isTempSchema(identName(qn.Schema)) {
 		s.uncacheable("reads the temporary table %s", name)
 	}

@@ -9,7 +9,7 @@ import (
 
 // render prints an Analysis compactly, so tests can state one exactly:
 //
-//	r:users{id=$1,kind in('a','b')} w:ins:t(a,b)[1,$2:x] w:upd:t{id=3}set(a=?) returns
+//	r:users{id=$1,kind in('a','b')} w:ins:t(a,b)[1,$2:x] w:upd:t{id=3}/set(a=?) returns
 //
 // A parameter is $N (and $N:name when named), a nil value ?, a float 1.5f, a
 // blob x'0a'. The flags returns, uncacheable, unknown and session follow.
@@ -42,13 +42,16 @@ func render(a *freshsql.Analysis) string {
 			for _, s := range w.Set {
 				set = append(set, s.Column+"="+renderPtr(s.Value))
 			}
-			b.WriteString("set(" + strings.Join(set, ",") + ")")
+			b.WriteString("/set(" + strings.Join(set, ",") + ")")
 		case freshsql.OpDelete:
 			b.WriteString("w:del:" + w.Table + renderConds(w.Where))
 		case freshsql.OpTruncate:
 			b.WriteString("w:trunc:" + w.Table)
 		case freshsql.OpSchema:
 			b.WriteString("w:schema:" + w.Table)
+			if w.Temporary {
+				b.WriteString("+temp")
+			}
 		default:
 			fmt.Fprintf(&b, "w:op%d:%s", w.Op, w.Table)
 		}

@@ -98,18 +98,40 @@ func (s *state) selectQuery(q *ast.SelectQuery, sc *scope, trusted bool) {
 
 // resultAliases returns the folded aliases of a select list: SQLite lets a
 // WHERE clause name them when no table column has that name, so an
-// unqualified column spelled like an alias is never resolved to a table.
+// unqualified column spelled like an alias is never resolved to a table. An
+// alias that renames a column to its own name ("t.id AS id") is left out:
+// either way the name means that column.
 func resultAliases(cols []*ast.ResultColumn) map[string]bool {
 	var m map[string]bool
 	for _, c := range cols {
-		if c != nil && c.Alias != nil {
-			if m == nil {
-				m = make(map[string]bool)
-			}
-			m[identName(c.Alias)] = true
+		if c == nil || c.Alias == nil {
+			continue
 		}
+		alias := identName(c.Alias)
+		if columnName(c.Expr) == alias {
+			continue
+		}
+		if m == nil {
+			m = make(map[string]bool)
+		}
+		m[alias] = true
 	}
 	return m
+}
+
+// columnName is the folded column name of a column reference, or "".
+func columnName(e ast.Expr) string {
+	switch c := unparen(e).(type) {
+	case *ast.Ident:
+		if c != nil && c.Quote != ast.QuoteSingle {
+			return fold(c.Name)
+		}
+	case *ast.QualifiedRef:
+		if c != nil && len(c.Parts) > 0 && c.Parts[len(c.Parts)-1] != nil {
+			return fold(c.Parts[len(c.Parts)-1].Name)
+		}
+	}
+	return ""
 }
 
 // from analyses a FROM list: it records the reads of its tables, analyses its
@@ -153,7 +175,8 @@ func (s *state) from(list []*ast.TableRef, sc *scope, trusted bool, aliases map[
 		}
 		occs[i] = o
 	}
-	all := append(occs, nested...)
+	occs = append(occs, nested...)
+	all := occs
 	r := &resolver{occs: all, trusted: trusted, aliases: aliases}
 	for i, ref := range list {
 		if ref == nil || ref.On == nil {

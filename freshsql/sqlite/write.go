@@ -14,6 +14,9 @@ func (s *state) writeTarget(qn *ast.QualifiedName) string {
 		return ""
 	}
 	name := identName(qn.Name)
+	if name == "" {
+		s.unknown("writes a table with an empty name")
+	}
 	if systemTable(name) {
 		s.unknown("writes the system table %s", name)
 	}
