@@ -22,9 +22,14 @@ func testSeed(t *testing.T) uint64 {
 	return s
 }
 
+// cases returns how many cases to run: n, a third of it under the race
+// detector, ten times it with -soundness.long.
 func cases(n int) int {
-	if *long {
+	switch {
+	case *long:
 		return 10 * n
+	case raceEnabled:
+		return max(1, n/3)
 	}
 	return n
 }

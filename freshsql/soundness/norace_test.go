@@ -1,0 +1,5 @@
+//go:build !race
+
+package soundness
+
+const raceEnabled = false
