@@ -171,6 +171,18 @@ type Assign struct {
 	Value  *Value
 }
 
+// A ValueComparer is an Analyzer that knows which values its dialect's = treats
+// like their canonical forms (fresh.Dep.String). Comparable reports whether x
+// may serve as a dependency value: whenever the dialect's = holds between x and
+// a stored value of a column the catalog does not list as loose, their
+// canonical forms must be equal. A value it rejects is dropped from conditions
+// (a broader dependency) and treated as unknown in written rows. Without it, the
+// wrapper keeps int64, float64, bool, time.Time, string and []byte values (only
+// integers and booleans for MySQL).
+type ValueComparer interface {
+	Comparable(x any) bool
+}
+
 // A CatalogReader is an Analyzer that can also read what the database's catalog
 // says about effects that no SQL text shows: views (a read of a view is a read of
 // its base tables), foreign-key actions and triggers (a write to one table changes

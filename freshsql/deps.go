@@ -35,6 +35,9 @@ func resolve(v Value, args []driver.NamedValue) (any, bool) {
 // trailing-space-insensitive) and converts strings to numbers by their leading
 // digits, so a string is never a dependency value there.
 func (w *wrapper) comparable(x any) bool {
+	if vc, ok := w.o.Analyzer.(ValueComparer); ok {
+		return isDriverValue(x) && x != nil && vc.Comparable(x)
+	}
 	switch x.(type) {
 	case int64, float64, bool, time.Time:
 		return true

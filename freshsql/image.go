@@ -150,7 +150,6 @@ func (c *conn) execImage(ctx context.Context, st *statement, args []driver.Named
 		}
 		return nil, nil, true, err
 	}
-	defer func() { _ = rows.Close() }()
 	var got [][]driver.Value
 	for {
 		dest := make([]driver.Value, len(rows.Columns()))
@@ -159,6 +158,7 @@ func (c *conn) execImage(ctx context.Context, st *statement, args []driver.Named
 			break
 		}
 		if err != nil {
+			_ = rows.Close()
 			return nil, nil, true, err
 		}
 		for i := range dest {

@@ -95,6 +95,8 @@ WHERE k.contype = 'c' AND ` + userRelations
 //   - Opaque: tables with user triggers or rules, tables whose defaults or
 //     CHECK constraints call functions not known to be pure, and tables whose
 //     Effects reach an opaque one.
+//   - LooseColumns: columns whose = is looser than equality of canonical
+//     values, by type and collation (see loose.go).
 //
 // It also remembers the views whose definitions call functions that are not
 // pure (now(), a user's function): Analyze reports reads of them as
@@ -104,6 +106,8 @@ func (a *Analyzer) ReadCatalog(ctx context.Context, q freshsql.Queryer) (*freshs
 		Views:   map[string][]string{},
 		Effects: map[string][]string{},
 		Opaque:  map[string]bool{},
+
+		LooseColumns: map[string][]string{},
 	}
 	deps := map[string]map[string]bool{} // view -> relations it reads directly
 	kinds := map[string]string{}         // view -> relkind
@@ -220,6 +224,13 @@ func (a *Analyzer) ReadCatalog(ctx context.Context, q freshsql.Queryer) (*freshs
 				cat.Opaque[t] = true
 			}
 		}
+	}
+	if err := queryRows(ctx, q, looseColumnsQuery, 2, func(r []string) {
+		if !slices.Contains(cat.LooseColumns[r[0]], r[1]) {
+			cat.LooseColumns[r[0]] = append(cat.LooseColumns[r[0]], r[1])
+		}
+	}); err != nil {
+		return nil, err
 	}
 	a.opaqueViews.Store(&opaque)
 	return cat, nil

@@ -70,5 +70,9 @@
 // Effects, and marks tables with user triggers, rules, or defaults and checks
 // that call unknown functions as Opaque. Views whose definitions call
 // functions that are not pure are remembered: reads of them are Uncacheable
-// in texts analysed afterwards.
+// in texts analysed afterwards. LooseColumns lists the columns whose = is
+// looser than equality of fresh's canonical values: every column but those of
+// integer, boolean, uuid, unconstrained numeric, enum types and text or
+// varchar under a deterministic collation (citext, char(n), timestamps,
+// floats, jsonb and the rest; see loose.go).
 package postgres

@@ -34,6 +34,9 @@ const (
 //     transitively, so a cascade that runs a trigger is followed.
 //   - Opaque marks a table with a trigger whose body cannot be analysed (or
 //     reaches such a table through Effects).
+//   - LooseColumns maps a table to its columns whose = is looser than
+//     equality of canonical values: a collation other than BINARY, REAL
+//     affinity, every column of a virtual table (see loose.go).
 //
 // ReadCatalog reads every result before it runs the next query, so q may be a
 // single *sql.Conn.
@@ -55,10 +58,18 @@ func (a *Analyzer) ReadCatalog(ctx context.Context, q freshsql.Queryer) (*freshs
 		Effects:          make(map[string][]string),
 		Opaque:           make(map[string]bool),
 		UncacheableViews: make(map[string]string),
+		LooseColumns:     make(map[string][]string),
 	}
 	var all []string
 	for _, t := range tables {
 		all = append(all, fold(t[0]))
+		loose, err := looseColumns(ctx, q, t[0], t[1])
+		if err != nil {
+			return nil, fmt.Errorf("freshsql/sqlite: read columns of %s: %w", t[0], err)
+		}
+		if len(loose) > 0 {
+			cat.LooseColumns[fold(t[0])] = loose
+		}
 	}
 
 	direct := make(map[string][]string, len(views))

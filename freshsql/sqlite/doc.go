@@ -49,5 +49,7 @@
 //     show).
 //
 // ReadCatalog reads views, foreign-key actions and triggers from the
-// database's schema; see catalog.go.
+// database's schema, and the columns whose = is looser than equality of
+// fresh's canonical values (a collation other than BINARY, REAL affinity, the
+// columns of virtual tables); see catalog.go and loose.go.
 package sqlite
