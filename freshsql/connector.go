@@ -240,3 +240,25 @@ func (w *wrapper) catalog(ctx context.Context) *Catalog {
 	w.cat.Store(c)
 	return c
 }
+
+// Contains reports whether a result of the read of query with args is cached and
+// current, without running or loading anything: for tests and tools that need
+// to know what a write evicted. The arguments are converted as the driver's
+// default conversion would (ints to int64 and so on); a read whose arguments a
+// driver converts differently may be reported absent.
+func (c *Connector) Contains(query string, args ...any) bool {
+	named := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+		if na, ok := a.(sql.NamedArg); ok {
+			named[i].Name, named[i].Value = na.Name, na.Value
+		}
+	}
+	named = normArgs(named)
+	key, err := cacheKey(c.w.o.Name, c.w.dialect, query, named)
+	if err != nil {
+		return false
+	}
+	r, ok := c.w.cache.Get(key)
+	return ok && r.sameRead(query, named)
+}

@@ -480,3 +480,21 @@ func TestTemporaryTableShadows(t *testing.T) {
 	}
 	_ = c
 }
+
+func TestContains(t *testing.T) {
+	db, c := testDB(t, blogAnalyzer(), Options{})
+	seed(t, db)
+	if c.Contains(qByID, 10) {
+		t.Fatal("Contains before any read")
+	}
+	readAll(t, Cached(context.Background()), db, qByID, 10)
+	if !c.Contains(qByID, 10) || c.Contains(qByID, 11) {
+		t.Fatalf("Contains(10) = %v, Contains(11) = %v; want true, false", c.Contains(qByID, 10), c.Contains(qByID, 11))
+	}
+	if _, err := db.Exec(qRetitle, "x", 10); err != nil {
+		t.Fatal(err)
+	}
+	if c.Contains(qByID, 10) {
+		t.Error("Contains after the write that evicted it")
+	}
+}

@@ -35,7 +35,7 @@ type sqlSummary struct {
 	// writes measured.
 	Evictions evictionSummary `json:"evictions"`
 
-	Statements []freshsql.StatementReport `json:"statements"` // the probes left out
+	Statements []freshsql.StatementReport `json:"statements"`
 	Freshsql   freshsql.Stats             `json:"freshsql"`
 
 	StaleReads uint64 `json:"stale_reads"`
@@ -79,15 +79,7 @@ func (d *sqlDemo) summarize(readers []*sqlReader) sqlSummary {
 		}
 	}
 	s.Freshsql = d.conn.Stats()
-	d.probes.mu.Lock()
-	s.Freshsql.Hits -= d.probes.totalHits
-	s.Freshsql.Bypassed -= d.probes.total - d.probes.totalHits
-	for _, st := range d.conn.Report() {
-		st.Hits -= d.probes.hits[st.SQL]
-		st.Bypassed -= d.probes.bypassed[st.SQL]
-		s.Statements = append(s.Statements, st)
-	}
-	d.probes.mu.Unlock()
+	s.Statements = d.conn.Report()
 	s.StaleReads = d.stale.Load()
 	return s
 }

@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"time"
-
-	"github.com/freshcache/fresh/freshsql"
 )
 
 // The SQL demo's blog: its schema, its seed, what readers ask and what writers do.
@@ -294,67 +291,17 @@ func (d *sqlDemo) measurer(ctx context.Context, tables []string) func(after bool
 	}
 }
 
-// probeCounts are the hits and bypasses of the probes, per SQL text, for the
-// per-statement report to leave out.
-type probeCounts struct {
-	mu               sync.Mutex
-	hits, bypassed   map[string]int64
-	totalHits, total int64
-}
-
-func (p *probeCounts) add(sql string, hit bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.hits == nil {
-		p.hits, p.bypassed = map[string]int64{}, map[string]int64{}
-	}
-	p.total++
-	if hit {
-		p.hits[sql]++
-		p.totalHits++
-	} else {
-		p.bypassed[sql]++
-	}
-}
-
 // probe returns the queries whose results are cached now, among those a reader
-// has loaded. It reads each under Cached in a transaction that writes nothing,
-// where freshsql serves a cached result but stores none, so the probe changes
-// nothing; a query that runs (the driver sees it) was not cached.
-func (d *sqlDemo) probe(ctx context.Context) ([]query, error) {
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback() }()
+// has loaded (freshsql's Connector.Contains: it runs and loads nothing, so the
+// probe changes nothing).
+func (d *sqlDemo) probe(context.Context) ([]query, error) {
 	var live []query
 	for _, q := range d.loadedQueries() {
-		hit, err := probeOne(ctx, tx, q)
-		if err != nil {
-			return nil, err
-		}
-		d.probes.add(q.kind.sql, hit)
-		if hit {
+		if d.conn.Contains(q.kind.sql, q.args()...) {
 			live = append(live, q)
 		}
 	}
 	return live, nil
-}
-
-// probeOne reads q under Cached in tx, and reports whether it was served from
-// the cache.
-func probeOne(ctx context.Context, tx *sql.Tx, q query) (bool, error) {
-	var m loadMark
-	rows, err := tx.QueryContext(withLoadMark(freshsql.Cached(ctx), &m), q.kind.sql, q.args()...)
-	if err != nil {
-		return false, err
-	}
-	defer func() { _ = rows.Close() }()
-	n := 0
-	for rows.Next() {
-		n++ // the rows are not looked at: whether the driver ran the query is
-	}
-	return !m.ran.Load(), rows.Err()
 }
 
 // loadedQueries returns the queries that readers have loaded at least once: the
