@@ -1,6 +1,6 @@
 module github.com/freshcache/fresh/benchmarks
 
-go 1.26.0
+go 1.26.2
 
 replace (
 	github.com/freshcache/fresh => ../
@@ -34,6 +34,14 @@ require (
 )
 
 require (
+	github.com/pganalyze/pg_query_go/v6 v6.2.5 // indirect
+	github.com/sqlc-dev/meyer v0.1.2 // indirect
+	github.com/tetratelabs/wazero v1.12.0 // indirect
+	github.com/wasilibs/go-pgquery v0.0.0-20260728010200-155ebad2880e // indirect
+	github.com/wasilibs/wazero-helpers v0.0.0-20250123031827-cd30c44769bb // indirect
+)
+
+require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
 	codeberg.org/go-latex/latex v0.2.0 // indirect
 	codeberg.org/go-pdf/fpdf v0.11.1 // indirect
@@ -42,6 +50,10 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
+	github.com/freshcache/fresh/freshsql v0.0.0-00010101000000-000000000000
+	github.com/freshcache/fresh/freshsql/postgres v0.0.0-00010101000000-000000000000
+	github.com/freshcache/fresh/freshsql/soundness v0.0.0-00010101000000-000000000000
+	github.com/freshcache/fresh/freshsql/sqlite v0.0.0-00010101000000-000000000000 // indirect
 	github.com/fsnotify/fsnotify v1.10.1 // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
 	github.com/golang/mock v1.6.0 // indirect
@@ -73,7 +85,7 @@ require (
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
-	google.golang.org/protobuf v1.36.10 // indirect
+	google.golang.org/protobuf v1.36.11 // indirect
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
@@ -85,3 +97,13 @@ replace github.com/freshcache/fresh/freshsqlite => ../freshsqlite
 replace github.com/freshcache/fresh/freshpg => ../freshpg
 
 replace github.com/freshcache/fresh/freshnats => ../freshnats
+
+replace github.com/freshcache/fresh/freshsql => ../freshsql
+
+replace github.com/freshcache/fresh/freshsql/postgres => ../freshsql/postgres
+
+replace github.com/freshcache/fresh/freshsql/sqlite => ../freshsql/sqlite
+
+replace github.com/freshcache/fresh/freshsql/soundness => ../freshsql/soundness
+
+replace github.com/freshcache/fresh/freshsql/mysql => ../freshsql/mysql

@@ -267,7 +267,7 @@ func TestRunInterrupted(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	want := []string{"core", "throughput", "hitratio", "storm", "memory", "tags", "race", "stampede", "redis", "buses"}
+	want := []string{"core", "throughput", "hitratio", "storm", "memory", "tags", "race", "stampede", "redis", "buses", "freshsql"}
 	if got := workloadIDs(registry); !reflect.DeepEqual(got, want) {
 		t.Errorf("got registry %q; want %q", got, want)
 	}

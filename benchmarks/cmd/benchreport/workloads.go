@@ -10,6 +10,7 @@ import (
 	"github.com/freshcache/fresh/benchmarks/report"
 	"github.com/freshcache/fresh/benchmarks/workloads/buses"
 	"github.com/freshcache/fresh/benchmarks/workloads/core"
+	"github.com/freshcache/fresh/benchmarks/workloads/freshsql"
 	"github.com/freshcache/fresh/benchmarks/workloads/hitratio"
 	"github.com/freshcache/fresh/benchmarks/workloads/memory"
 	"github.com/freshcache/fresh/benchmarks/workloads/race"
@@ -29,7 +30,7 @@ type workload struct {
 
 // registry lists the workloads in the order they run and appear in
 // BENCHMARKS.md: core, throughput, hitratio, storm, memory, tags, race,
-// stampede, redis, buses. Adding a workload is one line here.
+// stampede, redis, buses, freshsql. Adding a workload is one line here.
 var registry = []workload{
 	newWorkload("core", core.Run),
 	newWorkload("throughput", throughput.Run),
@@ -41,6 +42,7 @@ var registry = []workload{
 	newWorkload("stampede", stampede.Run),
 	newWorkload("redis", redis.Run),
 	newWorkload("buses", buses.Run),
+	newWorkload("freshsql", freshsql.Run),
 }
 
 // newWorkload adapts the Run function of a workload package to the registry.
