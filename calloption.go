@@ -20,6 +20,7 @@ type callConfig struct {
 	asOfSet      bool
 	l2           Position // internal: the Store position of a value filled through it
 	refresh      bool     // internal: a RefreshAfter reload, which must not take the store's copy
+	inline       bool
 }
 
 // DependsOn declares dependencies of the value: invalidating any of them stops the
@@ -33,6 +34,18 @@ func DependsOn(deps ...Dep) Option {
 		}
 		c.deps = append(slices.Clip(c.deps), deps...)
 	}
+}
+
+// Inline makes a load that this call starts run its loader in the calling
+// goroutine rather than in one of its own: it saves a goroutine and a hand-off per
+// miss, and suits loaders that must use something the caller holds (a database
+// connection). The call then returns only once the loader has returned, and the
+// loader's context is derived from the call's: cancelling ctx cancels the load,
+// and the callers waiting for it get its error. A call that joins a load another
+// call started waits for it as usual. Other calls joining this load, fencing and
+// dependencies are as for any load.
+func Inline() Option {
+	return func(c *callConfig) { c.inline = true }
 }
 
 // TTL sets the value's time to live, overriding Options.TTL (and its jitter). 0 means

@@ -108,6 +108,7 @@ func (c *Cache[K, V]) load(ctx context.Context, fill *fillState, key K, loader L
 		start := c.t.pos.Load()
 		sh.mu.Lock()
 		f := sh.m[key]
+		var runInline func()
 		if f == nil || f.keyTomb.Load() > f.tk.pos {
 			// A load may have stored the value and left the table between the
 			// caller's miss and this lock: look again before loading (a load stores
@@ -116,13 +117,16 @@ func (c *Cache[K, V]) load(ctx context.Context, fill *fillState, key K, loader L
 				sh.mu.Unlock()
 				return r
 			}
-			if f = c.startFlight(ctx, fill, sh, key, h, loader, cfg); f == nil {
+			if f, runInline = c.startFlight(ctx, fill, sh, key, h, loader, cfg); f == nil {
 				sh.mu.Unlock()
 				return result[V]{err: ErrClosed}
 			}
 		}
 		f.waiters++
 		sh.mu.Unlock()
+		if runInline != nil {
+			runInline() // Inline: this caller runs the loader; f.done is closed when it returns
+		}
 
 		if fill != nil && !fill.waitFor(f.fs) {
 			c.leave(sh, key, f)
@@ -201,13 +205,17 @@ func (c *Cache[K, V]) endFill(f *flight[V]) {
 
 // startFlight registers a new flight for key and starts its loader, or returns nil
 // when the cache is closed. The caller holds sh.mu.
-func (c *Cache[K, V]) startFlight(ctx context.Context, parent *fillState, sh *flightShard[K, V], key K, h uint64, loader Loader[K, V], cfg callConfig) *flight[V] {
+func (c *Cache[K, V]) startFlight(ctx context.Context, parent *fillState, sh *flightShard[K, V], key K, h uint64, loader Loader[K, V], cfg callConfig) (*flight[V], func()) {
 	// Under the shard lock: Close sets closed before it fences the table, so either
 	// this sees closed or Close sees the flight (I2).
 	if c.closed.Load() || !c.loaders.add() {
-		return nil
+		return nil, nil
 	}
-	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	base := context.WithoutCancel(ctx)
+	if cfg.inline {
+		base = ctx // Inline: the caller's cancellation reaches the loader
+	}
+	lctx, cancel := context.WithCancel(base)
 	stopLife := context.AfterFunc(c.life, cancel)
 	f := &flight[V]{done: make(chan struct{}), cancel: cancel, tk: c.t.begin(h)}
 	f.fs = &fillState{schemes: &c.hub.schemes, pos: f.tk.pos, cache: c, key: key, parent: parent}
@@ -215,8 +223,12 @@ func (c *Cache[K, V]) startFlight(ctx context.Context, parent *fillState, sh *fl
 		old.detached = true
 	}
 	sh.m[key] = f
+	if cfg.inline {
+		// Run by the caller once it has released the shard lock.
+		return f, func() { c.run(lctx, stopLife, sh, key, f, loader, cfg) }
+	}
 	go c.run(lctx, stopLife, sh, key, f, loader, cfg)
-	return f
+	return f, nil
 }
 
 // refresh starts a background reload of key unless one is in flight (RefreshAfter).
@@ -239,7 +251,8 @@ func (c *Cache[K, V]) refresh(ctx context.Context, key K, loader Loader[K, V], o
 		parent = st.fill
 	}
 	cfg.refresh = true
-	if c.startFlight(ctx, parent, sh, key, h, loader, cfg) != nil {
+	cfg.inline = false // a refresh runs in the background whatever the call said
+	if f, _ := c.startFlight(ctx, parent, sh, key, h, loader, cfg); f != nil {
 		c.stats.refreshes.Add(1)
 		c.record(EventRefresh)
 	}

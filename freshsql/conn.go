@@ -312,7 +312,7 @@ func (c *conn) query(ctx context.Context, st *statement, args []driver.NamedValu
 		return run(ctx)
 	}
 	nargs := normArgs(args)
-	key, err := cacheKey(c.w.o.Name, c.w.dialect, st.sql, nargs)
+	key, err := c.w.key(st, nargs)
 	if err != nil {
 		st.uncacheableArgs.Add(1)
 		c.bypass(st)
@@ -323,30 +323,28 @@ func (c *conn) query(ctx context.Context, st *statement, args []driver.NamedValu
 		c.bypass(st)
 		return run(ctx)
 	}
-	deps, err := c.w.readDeps(st, nargs, cat)
-	if err != nil {
-		c.bypass(st)
-		return run(ctx)
-	}
-	if cfg != nil {
-		deps = append(deps, cfg.deps...)
-	}
-	opts := []fresh.Option{fresh.DependsOn(deps...)}
+	opts := c.w.loadOpts
 	if ttl > 0 {
-		opts = append(opts, fresh.TTL(ttl))
+		opts = append(slices.Clip(opts), fresh.TTL(ttl))
 	}
 
-	// The loader runs on this connection, in a goroutine of the cache. The gate
-	// keeps it off the connection once this call has returned (database/sql may
-	// then hand the connection to someone else): a loader that has not started
-	// by then does not start, and this call waits for one that has.
-	g := &gate{done: make(chan struct{})}
+	// The loader runs inline (fresh.Inline): in this goroutine, on this
+	// connection, before GetOrLoad returns, with a context that carries the
+	// fill and this call's cancellation. Its dependencies are declared inside
+	// it, so that a hit never computes them; they are fenced from the fill's
+	// start all the same (G0).
+	ran := false
 	var mine *errTooLarge
 	loader := func(lctx context.Context, _ string) (*result, error) {
-		if !g.enter() {
-			return nil, errCallerGone
+		ran = true
+		deps, err := c.w.readDeps(st, nargs, cat)
+		if err != nil {
+			deps = c.w.tableDeps(st, cat)
 		}
-		defer close(g.done)
+		fresh.Depend(lctx, deps...)
+		if cfg != nil {
+			fresh.Depend(lctx, cfg.deps...)
+		}
 		rows, err := run(lctx)
 		if err != nil {
 			return nil, err
@@ -365,7 +363,6 @@ func (c *conn) query(ctx context.Context, st *statement, args []driver.NamedValu
 		return r, err
 	}
 	r, err := c.w.cache.GetOrLoad(ctx, key, loader, opts...)
-	ran := g.leave()
 	if err == nil && !r.sameRead(st.sql, nargs) {
 		// Another read's result under the same hash (P22): never served.
 		c.w.stats.collisions.Add(1)
@@ -388,6 +385,11 @@ func (c *conn) query(ctx context.Context, st *statement, args []driver.NamedValu
 			return &replay{r: tl.prefix, rest: tl.rest}, nil
 		}
 		return run(ctx) // another caller's load: its rows are not ours to read
+	}
+	if !ran && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// The load this call joined was cancelled by its own caller.
+		c.bypass(st)
+		return run(ctx)
 	}
 	return nil, err
 }
@@ -446,43 +448,6 @@ func (c *conn) bypass(st *statement) { st.bypassed.Add(1); c.w.stats.bypassed.Ad
 // testHookLoaded, when set by a test, runs in a loader after its query ran and
 // before its rows are read.
 var testHookLoaded func(sql string)
-
-// errCallerGone is what a loader returns when the call that started it has
-// already returned: its connection is no longer its own.
-var errCallerGone = errors.New("freshsql: the caller left before its load started")
-
-// gate is the hand-off of a connection between a call and its loader.
-type gate struct {
-	mu    sync.Mutex
-	state int // 0 not started, 1 running, 2 closed
-	done  chan struct{}
-}
-
-func (g *gate) enter() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.state == 2 {
-		return false
-	}
-	g.state = 1
-	return true
-}
-
-// leave closes the gate and waits for a running loader; it reports whether the
-// loader ran.
-func (g *gate) leave() bool {
-	g.mu.Lock()
-	s := g.state
-	if s == 0 {
-		g.state = 2
-	}
-	g.mu.Unlock()
-	if s == 1 {
-		<-g.done
-		return true
-	}
-	return false
-}
 
 // writeRows calls done once the rows of a write with RETURNING are closed. It
 // passes the column metadata of the driver's rows through.

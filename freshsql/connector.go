@@ -47,6 +47,15 @@ type wrapper struct {
 
 	closed atomic.Bool
 	stats  counters
+	// loadOpts are the options of every load: the loader runs in the caller's
+	// goroutine, on the caller's connection.
+	loadOpts []fresh.Option
+}
+
+// key returns the cache key of a read of st with args.
+func (w *wrapper) key(st *statement, args []driver.NamedValue) (string, error) {
+	st.keyOnce.Do(func() { st.prefix = keyPrefix(w.o.Name, w.dialect, st.sql) })
+	return cacheKey(w.o.Name, w.dialect, st.sql, st.prefix, args)
 }
 
 // NewConnector wraps inner. It fails on invalid options, or when the hub already
@@ -60,6 +69,7 @@ func NewConnector(inner driver.Connector, o Options) (*Connector, error) {
 	}
 	w := &wrapper{o: o, dialect: o.Analyzer.Dialect(), inner: inner}
 	w.stmts = statements{a: o.Analyzer, max: maxStatements}
+	w.loadOpts = []fresh.Option{fresh.Inline()}
 	w.dbTag = fresh.Tag("freshsql:" + o.Name)
 	if err := w.dbTag.Err(); err != nil {
 		return nil, fmt.Errorf("freshsql: Options.Name: %w", err)
@@ -255,7 +265,7 @@ func (c *Connector) Contains(query string, args ...any) bool {
 		}
 	}
 	named = normArgs(named)
-	key, err := cacheKey(c.w.o.Name, c.w.dialect, query, named)
+	key, err := cacheKey(c.w.o.Name, c.w.dialect, query, nil, named)
 	if err != nil {
 		return false
 	}

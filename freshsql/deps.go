@@ -182,6 +182,19 @@ func (w *wrapper) readDeps(st *statement, args []driver.NamedValue, cat *Catalog
 	return deps, nil
 }
 
+// tableDeps returns the dependencies of a read of st on whole tables: the
+// fallback when its scopes cannot be registered.
+func (w *wrapper) tableDeps(st *statement, cat *Catalog) []fresh.Dep {
+	deps := []fresh.Dep{w.dbTag}
+	for _, t := range st.tables {
+		deps = append(deps, fresh.Table(t))
+		for _, b := range cat.Views[t] {
+			deps = append(deps, fresh.Table(b))
+		}
+	}
+	return deps
+}
+
 // registerScheme registers the scope columns cols of table in the hub, once.
 func (w *wrapper) registerScheme(table string, cols []string) error {
 	k := table + "\x00" + joinCols(cols)

@@ -3,6 +3,7 @@ package freshsql
 import (
 	"crypto/sha256"
 	"database/sql/driver"
+	"encoding"
 	"encoding/binary"
 	"fmt"
 	"hash"
@@ -16,8 +17,18 @@ import (
 // name, its Go type and its value. Two reads that differ in one bound value, or
 // in the type of one (int64 1 and string "1" may select different rows), get
 // different keys. It fails on an argument of a type a driver.Value cannot have.
-func cacheKey(name, dialect, query string, args []driver.NamedValue) (string, error) {
+//
+// prefix, when not nil, is the hash's state after the name, the dialect and the
+// text (keyPrefix), saved once per text so that a read hashes only its values.
+func cacheKey(name, dialect, query string, prefix []byte, args []driver.NamedValue) (string, error) {
 	h := newKeyHash()
+	resumed := false
+	if u, ok := h.(encoding.BinaryUnmarshaler); ok && prefix != nil {
+		resumed = u.UnmarshalBinary(prefix) == nil
+	}
+	if !resumed {
+		h.Reset()
+	}
 	var buf [8]byte
 	str := func(s string) {
 		binary.BigEndian.PutUint64(buf[:], uint64(len(s)))
@@ -28,9 +39,11 @@ func cacheKey(name, dialect, query string, args []driver.NamedValue) (string, er
 		binary.BigEndian.PutUint64(buf[:], u)
 		h.Write(buf[:])
 	}
-	str(name)
-	str(dialect)
-	str(query)
+	if !resumed {
+		str(name)
+		str(dialect)
+		str(query)
+	}
 	num(uint64(len(args)))
 	for _, a := range args {
 		num(uint64(a.Ordinal))
@@ -68,6 +81,27 @@ func cacheKey(name, dialect, query string, args []driver.NamedValue) (string, er
 		}
 	}
 	return string(h.Sum(nil)), nil
+}
+
+// keyPrefix returns the state of the key's hash after the name, the dialect and
+// the text, or nil when the hash cannot save its state.
+func keyPrefix(name, dialect, query string) []byte {
+	h := newKeyHash()
+	m, ok := h.(encoding.BinaryMarshaler)
+	if !ok {
+		return nil
+	}
+	var buf [8]byte
+	for _, s := range []string{name, dialect, query} {
+		binary.BigEndian.PutUint64(buf[:], uint64(len(s)))
+		h.Write(buf[:])
+		h.Write([]byte(s))
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // newKeyHash is the key's hash; tests replace it with a colliding one (P22).

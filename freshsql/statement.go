@@ -21,6 +21,9 @@ type statement struct {
 	tables []string
 	// txControl says whether a session statement begins or ends a transaction.
 	txControl txControl
+	// keyOnce and prefix hold the key hash's state after the text (keyPrefix).
+	keyOnce sync.Once
+	prefix  []byte
 
 	hits, misses, bypassed, tooLarge, executions atomic.Int64
 	uncacheableArgs                              atomic.Int64
