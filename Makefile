@@ -19,6 +19,12 @@ MODULES := $(shell cd '$(ROOT)' && find . \( -path ./bin -o -path ./.git -o -nam
 # vet, lint, tests and fuzzing skip it. The gofmt check still covers it.
 CODE_MODULES := $(filter-out ./tools,$(MODULES))
 
+# The go test step runs TEST_JOBS modules at a time (their tests wait on servers,
+# child processes and timers as much as they compute), the slowest first.
+TEST_JOBS ?= 2
+SLOW_MODULES := $(filter $(CODE_MODULES),./freshredis ./freshsql/soundness . ./benchmarks ./cmd/fresh ./freshsqlite)
+TEST_ORDER := $(SLOW_MODULES) $(filter-out $(SLOW_MODULES),$(CODE_MODULES))
+
 GOLANGCI_LINT := $(ROOT)/bin/golangci-lint
 GOLANGCI_LINT_PKG := github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 FUZZTIME ?= 10s
@@ -86,7 +92,7 @@ help:
 	@echo '  fmt       gofmt -s -w every module'
 	@echo '  vet       go vet ./... in every module'
 	@echo '  lint      golangci-lint run in every module (builds bin/golangci-lint once)'
-	@echo '  gotest    go test -race -count=1 ./... in every module (no service check)'
+	@echo '  gotest    go test -race -count=1 ./... in every module, TEST_JOBS (2) at a time (no service check)'
 	@echo '  services  make sure Redis, PostgreSQL, MariaDB and NATS are up'
 	@echo '  fuzz      run every Fuzz target for $(FUZZTIME) (FUZZTIME=30s to change)'
 	@echo '  demo      go run the CLI demo (cmd/fresh)'
@@ -105,7 +111,7 @@ test: $(GOLANGCI_LINT)
 	$(call each,golangci-lint,$(CODE_MODULES),$(LINT_CMD))
 	@printf '\n==> services\n'
 	@'$(ROOT)/scripts/services.sh'
-	$(call each,go test,$(CODE_MODULES),$(TEST_CMD))
+	@'$(ROOT)/scripts/parallel.sh' '$(TEST_JOBS)' 'go test' '$(TEST_CMD)' $(TEST_ORDER)
 	@printf '\nAll modules passed: %s\n' '$(MODULES)'
 
 fmtcheck:
@@ -121,7 +127,7 @@ lint: $(GOLANGCI_LINT)
 	$(call each,golangci-lint,$(CODE_MODULES),$(LINT_CMD))
 
 gotest:
-	$(call each,go test,$(CODE_MODULES),$(TEST_CMD))
+	@'$(ROOT)/scripts/parallel.sh' '$(TEST_JOBS)' 'go test' '$(TEST_CMD)' $(TEST_ORDER)
 
 services:
 	@'$(ROOT)/scripts/services.sh'
