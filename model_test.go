@@ -179,6 +179,9 @@ func readOpts(r *rand.Rand) []Option {
 		return []Option{TTL(time.Millisecond), StaleIfError(5 * time.Millisecond)}
 	case 2:
 		return []Option{RefreshAfter(time.Duration(r.IntN(2)) * time.Millisecond)}
+	case 3, 4:
+		// The loader runs in the caller's goroutine, cancelled with its context.
+		return []Option{Inline()}
 	}
 	return nil
 }
