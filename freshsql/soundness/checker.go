@@ -39,6 +39,10 @@ type Case struct {
 	Conn *freshsql.Connector
 	// Prefix starts the names of the case's tables.
 	Prefix string
+	// Close, if set, releases the case's database (and drops its tables); Run
+	// calls it when the case ends, so that a long run holds one case's
+	// connections at a time.
+	Close func()
 }
 
 // Checker runs cases.
@@ -103,6 +107,9 @@ func (c Checker) Run(tb T) Result {
 		k := c.Open(tb, i, prefix)
 		r := rand.New(rand.NewPCG(c.Seed, uint64(i)))
 		res := c.runCase(tb, k, r, i)
+		if k.Close != nil {
+			k.Close()
+		}
 		total.Cases++
 		total.Reads += res.Reads
 		total.Writes += res.Writes

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"github.com/freshcache/fresh"
 	"github.com/freshcache/fresh/freshsql"
@@ -29,14 +30,28 @@ var (
 	}
 )
 
-// newHub returns a hub without a bus, closed at tb's cleanup.
+// newHub returns a hub without a bus.
 func newHub(tb T) *fresh.Hub {
 	hub, err := fresh.NewHub(fresh.HubOptions{})
 	if err != nil {
 		tb.Fatalf("NewHub: %v", err)
 	}
-	tb.Cleanup(func() { _ = hub.Close(context.Background()) })
 	return hub
+}
+
+// closer returns a Close that runs each of fs once, also at tb's cleanup if the
+// case ends with a failure before Run closes it.
+func closer(tb T, fs ...func()) func() {
+	var once sync.Once
+	c := func() {
+		once.Do(func() {
+			for _, f := range fs {
+				f()
+			}
+		})
+	}
+	tb.Cleanup(c)
+	return c
 }
 
 // SQLiteOpener returns a Checker.Open for SQLite: every case is a database file
@@ -45,20 +60,21 @@ func SQLiteOpener(dir string, o freshsql.Options) func(tb T, i int, prefix strin
 	return func(tb T, i int, prefix string) Case {
 		o := o
 		o.Analyzer = sqlite.New(sqlite.Options{})
-		o.Hub = newHub(tb)
+		hub := newHub(tb)
+		o.Hub = hub
 		path := filepath.Join(dir, "case"+strconv.Itoa(i)+".db")
 		db, err := freshsql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)", o)
 		if err != nil {
 			tb.Fatalf("open: %v", err)
 		}
-		tb.Cleanup(func() { _ = db.Close() })
+		done := closer(tb, func() { _ = db.Close() }, func() { _ = hub.Close(context.Background()) })
 		for _, s := range Schema(prefix) {
 			if _, err := db.Exec(s); err != nil {
 				tb.Fatalf("%s: %v", s, err)
 			}
 		}
 		c, _ := freshsql.Lookup(db)
-		return Case{DB: db, Conn: c, Prefix: prefix}
+		return Case{DB: db, Conn: c, Prefix: prefix, Close: done}
 	}
 }
 
@@ -72,22 +88,24 @@ func ServerOpener(raw *sql.DB, driverName, dsn string, analyzer func() freshsql.
 				tb.Fatalf("%s: %v", s, err)
 			}
 		}
-		tb.Cleanup(func() {
+		drop := func() {
 			for _, t := range []string{"t0", "t1"} {
 				_, _ = raw.Exec("DROP TABLE IF EXISTS " + prefix + t)
 			}
-		})
+		}
 		o := o
 		o.Analyzer = analyzer()
-		o.Hub = newHub(tb)
+		hub := newHub(tb)
+		o.Hub = hub
 		o.Name = driverName + strconv.Itoa(i)
 		db, err := freshsql.Open(driverName, dsn, o)
 		if err != nil {
+			drop()
 			tb.Fatalf("open: %v", err)
 		}
 		db.SetMaxOpenConns(4)
-		tb.Cleanup(func() { _ = db.Close() })
+		done := closer(tb, func() { _ = db.Close() }, func() { _ = hub.Close(context.Background()) }, drop)
 		c, _ := freshsql.Lookup(db)
-		return Case{DB: db, Conn: c, Prefix: prefix}
+		return Case{DB: db, Conn: c, Prefix: prefix, Close: done}
 	}
 }
