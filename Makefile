@@ -69,7 +69,7 @@ FMT_CMD = files=$$($(GOFILES_CMD)); \
 
 VET_CMD = go vet ./...
 
-LINT_CMD = '$(GOLANGCI_LINT)' run --config '$(ROOT)/.golangci.yml' ./...
+LINT_CMD = '$(GOLANGCI_LINT)' run --allow-parallel-runners --config '$(ROOT)/.golangci.yml' ./...
 
 TEST_CMD = go test -race -count=1 ./...
 
@@ -87,7 +87,7 @@ FUZZ_CMD = targets=$$(go test -list '^Fuzz' ./... | awk '/^Fuzz/ { names[n++] = 
 
 help:
 	@echo 'Targets:'
-	@echo '  test      gofmt check, go vet, golangci-lint, then services + go test -race, for every module'
+	@echo '  test      gofmt check, go vet, golangci-lint, then services + go test -race, for every module (TEST_JOBS at a time)'
 	@echo '  fmtcheck  fail if gofmt -s would change any file'
 	@echo '  fmt       gofmt -s -w every module'
 	@echo '  vet       go vet ./... in every module'
@@ -107,8 +107,8 @@ modules:
 # the services are only brought up once those pass.
 test: $(GOLANGCI_LINT)
 	$(call each,gofmt,$(MODULES),$(FMTCHECK_CMD))
-	$(call each,go vet,$(CODE_MODULES),$(VET_CMD))
-	$(call each,golangci-lint,$(CODE_MODULES),$(LINT_CMD))
+	@'$(ROOT)/scripts/parallel.sh' '$(TEST_JOBS)' 'go vet' "$(VET_CMD)" $(TEST_ORDER)
+	@'$(ROOT)/scripts/parallel.sh' '$(TEST_JOBS)' 'golangci-lint' "$(LINT_CMD)" $(TEST_ORDER)
 	@printf '\n==> services\n'
 	@'$(ROOT)/scripts/services.sh'
 	@'$(ROOT)/scripts/parallel.sh' '$(TEST_JOBS)' 'go test' '$(TEST_CMD)' $(TEST_ORDER)
