@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 
@@ -285,7 +286,9 @@ func closure(t string, g map[string]map[string]bool) []string {
 }
 
 // queryRows runs a catalog query whose columns are n strings and passes each
-// row to f.
+// row to f. A row with a NULL is skipped: the catalog functions
+// (pg_get_viewdef, pg_get_expr) return NULL for an object dropped while the
+// query ran, and a dropped object has no effects left to report.
 func queryRows(ctx context.Context, q freshsql.Queryer, query string, n int, f func([]string)) (err error) {
 	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
@@ -296,16 +299,24 @@ func queryRows(ctx context.Context, q freshsql.Queryer, query string, n int, f f
 			err = fmt.Errorf("freshsql/postgres: reading the catalog: %w", cerr)
 		}
 	}()
-	vals := make([]string, n)
+	vals := make([]sql.NullString, n)
 	ptrs := make([]any, n)
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
+rows:
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("freshsql/postgres: reading the catalog: %w", err)
 		}
-		f(slices.Clone(vals))
+		out := make([]string, n)
+		for i, v := range vals {
+			if !v.Valid {
+				continue rows
+			}
+			out[i] = v.String
+		}
+		f(out)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("freshsql/postgres: reading the catalog: %w", err)
