@@ -42,6 +42,9 @@ type StatementReport struct {
 	Misses    int64 // reads that ran and were cached (or fenced by an invalidation)
 	Bypassed  int64 // reads that ran without the cache: no Cached context or rule, a transaction, NoCache
 	TooLarge  int64 // reads whose result was over MaxResultBytes
+	// BadArgs counts the Bypassed reads whose arguments had a type that cannot be
+	// part of a key (a driver-specific type with no driver.Value form).
+	BadArgs int64
 	// Executions counts writes, session statements and unknown statements run.
 	Executions int64
 }
@@ -139,7 +142,7 @@ func (s *statements) report() []StatementReport {
 		out = append(out, StatementReport{
 			SQL: sql, Kind: st.kind, Cacheable: st.why == "", NotCached: st.why,
 			Hits: st.hits.Load(), Misses: st.misses.Load(), Bypassed: st.bypassed.Load(),
-			TooLarge: st.tooLarge.Load(), Executions: st.executions.Load(),
+			TooLarge: st.tooLarge.Load(), BadArgs: st.uncacheableArgs.Load(), Executions: st.executions.Load(),
 		})
 	}
 	s.mu.RUnlock()
