@@ -64,7 +64,7 @@ func New[K comparable, V any](o Options[K, V]) (*Cache[K, V], error) {
 		t:     o.Hub.t,
 		hub:   o.Hub,
 		o:     o,
-		stats: newCounters(),
+		stats: newCounters(!o.NoHitStats),
 		rec:   o.Recorder,
 	}
 	c.life, c.endLife = context.WithCancel(context.Background())
@@ -82,6 +82,7 @@ func New[K comparable, V any](o Options[K, V]) (*Cache[K, V], error) {
 		oo := &otter.Options[K, entry[V]]{
 			OnAtomicDeletion: c.onDeletion,
 			Logger:           otterLogger{o.Logger},
+			Executor:         o.Executor,
 		}
 		// With a default lifetime the store expires entries, and reads its clock on
 		// every hit to do so. Without one, it does not read the clock at all, and the
@@ -239,17 +240,25 @@ func (c *Cache[K, V]) getSlow(e entry[V], found bool) (V, bool) {
 			return e.val, true
 		}
 	}
-	c.stats.misses.Inc()
-	c.record(EventMiss)
+	c.missed()
 	var zero V
 	return zero, false
 }
 
 func (c *Cache[K, V]) hit() {
-	c.stats.hits.Inc()
+	if c.stats.hits != nil {
+		c.stats.hits.Inc()
+	}
 	if c.rec != nil {
 		c.rec.Record(EventHit)
 	}
+}
+
+func (c *Cache[K, V]) missed() {
+	if c.stats.misses != nil {
+		c.stats.misses.Inc()
+	}
+	c.record(EventMiss)
 }
 
 // GetOrLoad returns the value for key, loading it with loader on a miss. Concurrent
@@ -319,8 +328,7 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 		if e, found := c.l1.GetIfPresent(key); found {
 			ok, stale := c.usable(&e)
 			if ok && !stale {
-				c.stats.hits.Inc()
-				c.record(EventHit)
+				c.hit()
 				if x := e.ext(); x != nil && x.refreshAt != 0 && c.now() >= x.refreshAt {
 					c.refresh(ctx, key, loader, opts)
 				}
@@ -336,8 +344,7 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 			}
 		}
 	}
-	c.stats.misses.Inc()
-	c.record(EventMiss)
+	c.missed()
 	if loader == nil {
 		return result[V]{err: errors.New("fresh: GetOrLoad with a nil loader")}
 	}
@@ -676,8 +683,8 @@ func (c *Cache[K, V]) RegisterTable(ts TableSchema) error { return c.hub.Registe
 // Stats returns a snapshot of the cache's counters (the hub's are in Hub.Stats).
 func (c *Cache[K, V]) Stats() Stats {
 	s := Stats{
-		Hits:        c.stats.hits.Load(),
-		Misses:      c.stats.misses.Load(),
+		Hits:        c.stats.hits.Load(),   // 0 with NoHitStats (nil)
+		Misses:      c.stats.misses.Load(), // 0 with NoHitStats (nil)
 		Loads:       c.stats.loads.Load(),
 		LoadErrors:  c.stats.loadErrors.Load(),
 		Fenced:      c.stats.fenced.Load(),

@@ -80,6 +80,19 @@ type Options[K comparable, V any] struct {
 	// values is not stored in the Store either.
 	Local bool
 
+	// NoHitStats stops the counting of hits and misses, as otter does without a
+	// StatsRecorder: Stats reports Hits and Misses as 0 and every other counter as
+	// usual, and each read saves an increment of a striped counter. Default false:
+	// hits and misses are counted. A Recorder still receives every event.
+	NoHitStats bool
+	// Executor runs the store's maintenance (applying buffered reads and writes to
+	// the eviction policy, expiring entries, deletion callbacks). Default nil: the
+	// store's own, which runs it in other goroutines so that no read or write waits
+	// for it. func(f func()) { f() } runs it in the calling goroutine before the call
+	// returns: slower, but every access reaches the eviction policy before the next
+	// one, which makes replays of traces deterministic.
+	Executor func(fn func())
+
 	// Logger receives warnings about background events. Default: the hub's logger.
 	Logger *slog.Logger
 	// Recorder receives cache events as they happen, for metrics. Default nil; the

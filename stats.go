@@ -104,6 +104,11 @@ type hubCounters struct {
 	published, publishFails, received, dropped, gaps atomic.Uint64
 }
 
-func newCounters() counters {
+// newCounters returns a cache's counters; without hit statistics, hits and misses
+// are nil and read as 0.
+func newCounters(hitStats bool) counters {
+	if !hitStats {
+		return counters{}
+	}
 	return counters{hits: counter.New(), misses: counter.New()}
 }

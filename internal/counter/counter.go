@@ -40,8 +40,11 @@ func (c *Counter) Add(delta uint64) {
 // Inc adds one.
 func (c *Counter) Inc() { c.Add(1) }
 
-// Load returns the sum of the stripes.
+// Load returns the sum of the stripes; 0 for a nil Counter.
 func (c *Counter) Load() uint64 {
+	if c == nil {
+		return 0
+	}
 	var sum uint64
 	for i := range c.stripes {
 		sum += c.stripes[i].n.Load()
