@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -120,7 +121,21 @@ func New[K comparable, V any](o Options[K, V]) (*Cache[K, V], error) {
 		c.shutdownL1()
 		return nil, err
 	}
+	c.t.reserve(c.slotsWanted())
 	return c, nil
+}
+
+// slotsWanted is the number of tombstone slots the cache asks its hub for: one per
+// entry it may hold (a guess for a cache bounded by cost).
+func (c *Cache[K, V]) slotsWanted() int {
+	switch {
+	case c.o.Disabled:
+		return 0
+	case c.o.MaxEntries > 0:
+		return c.o.MaxEntries
+	default:
+		return int(min(c.o.MaxCost, 1<<16))
+	}
 }
 
 // Name returns the cache's name in its hub.
@@ -157,10 +172,9 @@ func (c *Cache[K, V]) lifetime(oe otter.Entry[K, entry[V]]) time.Duration {
 	return d
 }
 
-// onDeletion runs when the store drops an entry for any reason: it releases the
-// entry's dependency records.
+// onDeletion runs when the store drops an entry for any reason: it counts evictions
+// and expirations.
 func (c *Cache[K, V]) onDeletion(ev otter.DeletionEvent[K, entry[V]]) {
-	c.t.release(recsOf(ev.Value.deps()))
 	switch ev.Cause {
 	case otter.CauseOverflow:
 		c.stats.evictions.Add(1)
@@ -188,18 +202,10 @@ func (c *Cache[K, V]) usable(e *entry[V]) (ok, stale bool) {
 	if e.p == nil {
 		return true, false
 	}
-	deps := e.deps()
-	if pos >= c.t.pos.Load() {
-		// Nothing was invalidated since the entry was filled (tombstones never
-		// exceed the position), so its dependencies need no look.
-		deps = nil
-	}
-	for i := 0; deps != nil; i++ {
-		r := depAt(deps, i)
-		if r == nil {
-			break
-		}
-		if r.tomb.Load() > pos {
+	if ds := e.deps(); ds != nil {
+		// When nothing was invalidated since the entry was filled (tombstones never
+		// exceed the position), its dependencies need no look.
+		if p := c.t.pos.Load(); pos < p && !c.t.check(ds, pos, p) {
 			return false, false
 		}
 	}
@@ -298,21 +304,14 @@ func (c *Cache[K, V]) GetOrLoad(ctx context.Context, key K, loader Loader[K, V],
 type result[V any] struct {
 	val   V
 	err   error
-	names []string // dependencies, when the value came from a load
-	recs  []*depRecord
+	ids   []uint64 // dependencies
+	names []string // their names, when kept (a hub with a Store); else nil
 	pos   uint64
 	l2    Position // the Store position the value is current at (fillState.l2)
 	fresh bool     // names/recs/pos describe the value (false for errors)
 	// checked says that the value was found valid after the call began, so that it
 	// is current at any position taken before the call (I3).
 	checked bool
-}
-
-func (r *result[V]) depNames() []string {
-	if r.names != nil {
-		return r.names
-	}
-	return namesOf(r.recs)
 }
 
 func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader Loader[K, V], opts []Option) result[V] {
@@ -334,7 +333,7 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 				}
 				r := entryResult(&e)
 				if fill != nil {
-					r.checked = c.t.currentAt(r.recs, r.pos) // I3
+					r.checked = c.t.currentAt(r.ids, r.pos) // I3
 				}
 				c.inherit(fill, key, &r)
 				return r
@@ -359,7 +358,7 @@ func (c *Cache[K, V]) getOrLoad(ctx context.Context, st *ctxState, key K, loader
 	if r.err != nil && fallback != nil && !errors.Is(r.err, ErrNotFound) && c.stillServable(key, fallback) {
 		c.stats.staleServed.Add(1)
 		c.record(EventStaleServed)
-		r = result[V]{val: fallback.val, recs: recsOf(fallback.deps()), pos: fallback.pos(), fresh: true}
+		r = result[V]{val: fallback.val, ids: idsOf(fallback.deps()), names: fallback.names(), pos: fallback.pos(), fresh: true}
 	}
 	c.inherit(fill, key, &r)
 	return r
@@ -371,14 +370,14 @@ func (c *Cache[K, V]) inherit(fill *fillState, key K, r *result[V]) {
 	if fill == nil || !r.fresh {
 		return
 	}
-	fill.inherit(r.depNames(), c.keyDepNames(key), r.pos, r.checked, r.l2)
+	fill.inherit(r.ids, r.names, c.keyDepNames(key), r.pos, r.checked, r.l2)
 }
 
 // entryResult is the answer a usable entry gives.
 func entryResult[V any](e *entry[V]) result[V] {
-	r := result[V]{val: e.val, recs: recsOf(e.deps()), pos: e.pos(), fresh: true}
+	r := result[V]{val: e.val, ids: idsOf(e.deps()), pos: e.pos(), fresh: true}
 	if x := e.ext(); x != nil {
-		r.l2 = x.l2
+		r.l2, r.names = x.l2, x.names
 	}
 	if e.negative() {
 		r.err = ErrNotFound
@@ -434,9 +433,14 @@ func (c *Cache[K, V]) Set(ctx context.Context, key K, value V, opts ...Option) e
 	if c.o.MaxCost > 0 && uint64(c.o.Cost(key, value)) > c.o.MaxCost {
 		return fmt.Errorf("%w: cost %d exceeds MaxCost %d", ErrTooLarge, c.o.Cost(key, value), c.o.MaxCost)
 	}
-	names, err := c.depNames(cfg.deps)
+	var buf [8]uint64 // no allocation for up to 8 dependencies
+	ids, err := appendDepIDs(buf[:0], cfg.deps, &c.hub.schemes)
 	if err != nil {
 		return err
+	}
+	var names []string
+	if c.hub.store != nil {
+		names = appendDepNames(nil, cfg.deps, &c.hub.schemes)
 	}
 	var blob []byte
 	if c.sl != nil && !cfg.asOfSet {
@@ -463,12 +467,20 @@ func (c *Cache[K, V]) Set(ctx context.Context, key K, value V, opts ...Option) e
 		// or kills it if the write's invalidation comes after this store; and it
 		// invalidates nothing itself.
 		if c.l1 != nil {
-			c.store(key, value, false, c.t.intern(append(names, c.keyDepNames(key)...)), pos, nil, cfg)
+			for _, n := range c.keyDepNames(key) {
+				if id := depID(n); !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
+				if c.hub.store != nil && !slices.Contains(names, n) {
+					names = append(names, n)
+				}
+			}
+			c.store(key, value, false, ids, names, pos, nil, cfg)
 		}
 		return nil
 	}
 	if c.l1 != nil {
-		c.store(key, value, false, c.t.intern(names), pos, nil, cfg)
+		c.store(key, value, false, ids, names, pos, nil, cfg)
 	}
 	written := c.keyWritten(key) // I4: after the store was written
 	c.forgetKey(ctx, key, written)
@@ -480,25 +492,13 @@ func (c *Cache[K, V]) Set(ctx context.Context, key K, value V, opts ...Option) e
 	return c.publishKey(ctx, key)
 }
 
-// depNames returns the canonical names of deps with the schemes of their scopes.
-func (c *Cache[K, V]) depNames(deps []Dep) ([]string, error) {
-	if len(deps) == 0 {
-		return nil, nil
-	}
-	names, err := appendDepNames(make([]string, 0, len(deps)+1), deps, &c.hub.schemes)
-	if err != nil {
-		return nil, err
-	}
-	return names, nil
-}
-
 // store puts a loaded or set value into the store if it is still valid as of pos: its
 // dependencies were not invalidated after pos, and (when keyTomb is given) the key was
-// not deleted or set, and the load not abandoned, since the load began. It takes over
-// one reference to each of recs, and reports whether it stored.
-func (c *Cache[K, V]) store(key K, val V, neg bool, recs []*depRecord, pos uint64, keyTomb *atomic.Uint64, cfg callConfig) bool {
+// not deleted or set, and the load not abandoned, since the load began. ids are the
+// value's dependencies, and names their names when the hub keeps them (a Store). It
+// reports whether it stored.
+func (c *Cache[K, V]) store(key K, val V, neg bool, ids []uint64, names []string, pos uint64, keyTomb *atomic.Uint64, cfg callConfig) bool {
 	refuse := func() bool {
-		c.t.release(recs)
 		c.stats.fenced.Add(1)
 		c.record(EventFenced)
 		return false
@@ -507,27 +507,24 @@ func (c *Cache[K, V]) store(key K, val V, neg bool, recs []*depRecord, pos uint6
 	case c.l1 != nil && neg && c.o.NegativeTTL < 0:
 		// Not cached, but the value it replaces is gone: StaleIfError must not bring
 		// it back.
-		c.t.release(recs)
 		c.l1.Invalidate(key)
 		return false
 	case c.l1 == nil || c.closed.Load():
-		c.t.release(recs)
 		return false
 	case c.o.MaxCost > 0 && uint64(c.o.Cost(key, val)) > c.o.MaxCost:
-		c.t.release(recs)
 		return false
-	case !c.t.validAt(recs, pos):
+	case !c.t.validAt(ids, pos):
 		return refuse()
 	}
 	e := entry[V]{val: val, word: pos}
 	if neg {
 		e.word |= negBit
 	}
-	if cfg.ttlSet || cfg.staleGrace > 0 || cfg.refreshAfter > 0 || (neg && !c.storeExpires) || cfg.l2.Epoch != 0 {
-		e.p = unsafe.Pointer(c.extFor(recs, neg, cfg))
+	if cfg.ttlSet || cfg.staleGrace > 0 || cfg.refreshAfter > 0 || (neg && !c.storeExpires) || cfg.l2.Epoch != 0 || len(names) > 0 {
+		e.p = unsafe.Pointer(c.extFor(ids, names, neg, cfg))
 		e.word |= extBit
 	} else {
-		e.p = depArray(recs)
+		e.p = newDepSet(ids)
 	}
 	if keyTomb == nil {
 		// A Set: nothing to fence against, a plain write.
@@ -552,9 +549,9 @@ func (c *Cache[K, V]) store(key K, val V, neg bool, recs []*depRecord, pos uint6
 }
 
 // extFor builds the per-call metadata of an entry.
-func (c *Cache[K, V]) extFor(recs []*depRecord, neg bool, cfg callConfig) *metaExt {
+func (c *Cache[K, V]) extFor(ids []uint64, names []string, neg bool, cfg callConfig) *metaExt {
 	now := c.now()
-	x := &metaExt{deps: depArray(recs), l2: cfg.l2}
+	x := &metaExt{deps: newDepSet(ids), names: names, l2: cfg.l2}
 	ttl := c.o.TTL
 	if cfg.ttlSet {
 		ttl = cfg.ttl
@@ -727,7 +724,8 @@ func (c *Cache[K, V]) close(ctx context.Context) error {
 	if err := c.loaders.wait(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("fresh: close: loaders still running: %w", err))
 	}
-	errs = append(errs, c.hub.unregister(ctx, c.name))
+	c.hub.unregister(c.name)
+	c.t.reserve(-c.slotsWanted())
 	c.shutdownL1()
 	return errors.Join(errs...)
 }

@@ -7,8 +7,50 @@ import (
 	"time"
 )
 
-// An Option adjusts one call of GetOrLoad or Set.
-type Option func(*callConfig)
+// An Option adjusts one call of GetOrLoad or Set. The zero Option does nothing.
+//
+// An Option is a small value rather than a function, so that applying options
+// costs no allocation: the call's configuration stays on the caller's stack.
+type Option struct {
+	kind optionKind
+	deps []Dep
+	d    time.Duration
+	pos  uint64
+}
+
+type optionKind uint8
+
+const (
+	optNone optionKind = iota
+	optDependsOn
+	optInline
+	optTTL
+	optRefreshAfter
+	optStaleIfError
+	optAsOf
+)
+
+// apply adds o to c.
+func (o Option) apply(c *callConfig) {
+	switch o.kind {
+	case optDependsOn:
+		if c.deps == nil {
+			c.deps = o.deps // the option's own copy, clipped: a later append copies it
+			return
+		}
+		c.deps = append(slices.Clip(c.deps), o.deps...)
+	case optInline:
+		c.inline = true
+	case optTTL:
+		c.ttl, c.ttlSet = o.d, true
+	case optRefreshAfter:
+		c.refreshAfter = o.d
+	case optStaleIfError:
+		c.staleGrace = o.d
+	case optAsOf:
+		c.asOf, c.asOfSet = o.pos, true
+	}
+}
 
 type callConfig struct {
 	deps         []Dep
@@ -26,14 +68,8 @@ type callConfig struct {
 // DependsOn declares dependencies of the value: invalidating any of them stops the
 // value from being served. Inside a loader, Depend does the same.
 func DependsOn(deps ...Dep) Option {
-	deps = slices.Clone(deps) // the option may be used after the caller reuses its slice
-	return func(c *callConfig) {
-		if c.deps == nil {
-			c.deps = slices.Clip(deps) // the option's own copy; a later append copies it
-			return
-		}
-		c.deps = append(slices.Clip(c.deps), deps...)
-	}
+	// The option may be used after the caller reuses its slice.
+	return Option{kind: optDependsOn, deps: slices.Clip(slices.Clone(deps))}
 }
 
 // Inline makes a load that this call starts run its loader in the calling
@@ -45,27 +81,27 @@ func DependsOn(deps ...Dep) Option {
 // call started waits for it as usual. Other calls joining this load, fencing and
 // dependencies are as for any load.
 func Inline() Option {
-	return func(c *callConfig) { c.inline = true }
+	return Option{kind: optInline}
 }
 
 // TTL sets the value's time to live, overriding Options.TTL (and its jitter). 0 means
 // no expiry.
 func TTL(d time.Duration) Option {
-	return func(c *callConfig) { c.ttl, c.ttlSet = d, true }
+	return Option{kind: optTTL, d: d}
 }
 
 // RefreshAfter makes GetOrLoad reload the value in the background once it is older
 // than d, while it keeps serving the current value. The reload is fenced like any
 // fill; an invalidation still removes the value at once.
 func RefreshAfter(d time.Duration) Option {
-	return func(c *callConfig) { c.refreshAfter = d }
+	return Option{kind: optRefreshAfter, d: d}
 }
 
 // StaleIfError keeps the value for grace after it expires, and GetOrLoad serves it
 // then only if the reload fails. It is never served after an invalidation of its
 // dependencies or a deletion of its key, and never to Get: a plain miss is a miss.
 func StaleIfError(grace time.Duration) Option {
-	return func(c *callConfig) { c.staleGrace = grace }
+	return Option{kind: optStaleIfError, d: grace}
 }
 
 // AsOf tells Set that the value was computed from data read after the hub's position
@@ -80,17 +116,15 @@ func StaleIfError(grace time.Duration) Option {
 // position of the cache that Set is called on (Cache.Position): it makes the cache
 // track writes of its keys from then on.
 func AsOf(pos uint64) Option {
-	return func(c *callConfig) { c.asOf, c.asOfSet = pos, true }
+	return Option{kind: optAsOf, pos: pos}
 }
 
 // callConfig applies opts for a GetOrLoad (forSet false) or a Set, and refuses what
 // the call could not honour: an option never silently does nothing.
 func (c *Cache[K, V]) callConfig(opts []Option, forSet bool) (callConfig, error) {
 	var cfg callConfig
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
+	for i := range opts {
+		opts[i].apply(&cfg)
 	}
 	switch {
 	case cfg.ttl < 0 || cfg.ttl > maxLifetime:

@@ -1,6 +1,7 @@
 package fresh
 
 import (
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -9,9 +10,9 @@ import (
 // entry costs the store 16 bytes more than the bare value: its position word and one
 // pointer, nil for a value with no dependencies and no per-call options.
 //
-// The pointer leads a hit to the dependency records in one step: it points at the
-// first element of a nil-terminated array of record pointers (extBit clear), or at a
-// metaExt holding such an array and the per-call options (extBit set).
+// The pointer leads a hit to the dependencies in one step: it points at the entry's
+// depSet (extBit clear), or at a metaExt holding one and the per-call options (extBit
+// set).
 type entry[V any] struct {
 	val  V
 	word uint64 // fill position | flags
@@ -24,9 +25,11 @@ const (
 	posMask = extBit - 1
 )
 
-// metaExt holds the per-call options of the entries that use them.
+// metaExt holds the per-call options of the entries that use them, and the names of
+// the dependencies of the entries of a hub with a Store.
 type metaExt struct {
-	deps       unsafe.Pointer // nil-terminated array of *depRecord, or nil
+	deps       unsafe.Pointer // the depSet, or nil
+	names      []string       // the dependencies' names, in a hub with a Store; else nil
 	lifetime   time.Duration  // how long the store keeps it (TTL plus stale grace); <0: no expiry; 0: the default
 	freshUntil int64          // unix ns after which only a failed reload may serve it; 0: none
 	refreshAt  int64          // unix ns after which a read reloads it in the background; 0: none
@@ -38,7 +41,7 @@ func (e *entry[V]) pos() uint64 { return e.word & posMask }
 
 func (e *entry[V]) negative() bool { return e.word&negBit != 0 }
 
-// deps returns the entry's nil-terminated dependency array, or nil.
+// deps returns the entry's depSet, or nil.
 func (e *entry[V]) deps() unsafe.Pointer {
 	if e.word&extBit != 0 {
 		return (*metaExt)(e.p).deps
@@ -54,45 +57,65 @@ func (e *entry[V]) ext() *metaExt {
 	return (*metaExt)(e.p)
 }
 
-// depArray returns a pointer to the first element of a nil-terminated array holding
-// recs, or nil when recs is empty. It uses recs' own backing array when it has room
-// for the terminator (as Tracker.intern leaves it), and copies otherwise.
-func depArray(recs []*depRecord) unsafe.Pointer {
-	if len(recs) == 0 {
+// A depSet holds the ids of one entry's dependencies in an array of words, which the
+// garbage collector need not scan. The first word is the header: the number of ids
+// in its top 16 bits (all ones: the number is in the second word) and, in the others,
+// the memo: a hub position at which every dependency was found not invalidated after
+// the entry's position, with no invalidation of them in progress. A hit at a position
+// no later than the memo needs no look at the tombstones: the invalidations of the
+// dependencies that took a position up to the memo's had written their tombstones,
+// and the later ones would have moved the position past it (see tracker.check).
+//
+// A depSet belongs to one entry, and so to one fill position.
+const (
+	countShift = 48
+	memoMask   = 1<<countShift - 1
+	countLong  = 1<<(64-countShift) - 1 // the count is in the second word
+)
+
+// newDepSet returns a depSet holding ids, or nil when there are none.
+func newDepSet(ids []uint64) unsafe.Pointer {
+	n := len(ids)
+	if n == 0 {
 		return nil
 	}
-	if cap(recs) > len(recs) {
-		if ext := recs[:len(recs)+1]; ext[len(recs)] == nil {
-			return unsafe.Pointer(&ext[0])
-		}
+	if n < countLong {
+		a := make([]uint64, 1+n)
+		a[0] = uint64(n) << countShift
+		copy(a[1:], ids)
+		return unsafe.Pointer(&a[0])
 	}
-	a := make([]*depRecord, len(recs)+1)
-	copy(a, recs)
+	a := make([]uint64, 2+n)
+	a[0] = countLong << countShift
+	a[1] = uint64(n)
+	copy(a[2:], ids)
 	return unsafe.Pointer(&a[0])
 }
 
-// depAt returns the i-th element of the nil-terminated array at p. The caller stops
-// at the terminating nil, so the address stays inside the array.
-func depAt(p unsafe.Pointer, i int) *depRecord {
-	return *(**depRecord)(unsafe.Add(p, uintptr(i)*unsafe.Sizeof((*depRecord)(nil))))
-}
-
-// recsOf returns the records of the nil-terminated array at p as a slice.
-func recsOf(p unsafe.Pointer) []*depRecord {
+// depSetIDs returns the ids of the depSet p (nil for nil), given its header word.
+func depSetIDs(p unsafe.Pointer, hdr uint64) []uint64 {
 	if p == nil {
 		return nil
 	}
-	n := 0
-	for depAt(p, n) != nil {
-		n++
+	n, off := hdr>>countShift, uintptr(1)
+	if n == countLong {
+		n, off = *(*uint64)(unsafe.Add(p, 8)), 2 // written before the set was published
 	}
-	return unsafe.Slice((**depRecord)(p), n)
+	return unsafe.Slice((*uint64)(unsafe.Add(p, off*8)), n)
 }
 
-func namesOf(recs []*depRecord) []string {
-	names := make([]string, len(recs))
-	for i, r := range recs {
-		names[i] = r.name
+// idsOf returns the ids of the depSet p.
+func idsOf(p unsafe.Pointer) []uint64 {
+	if p == nil {
+		return nil
 	}
-	return names
+	return depSetIDs(p, atomic.LoadUint64((*uint64)(p)))
+}
+
+// namesOf returns the dependency names an entry kept, or nil.
+func (e *entry[V]) names() []string {
+	if x := e.ext(); x != nil {
+		return x.names
+	}
+	return nil
 }

@@ -207,26 +207,6 @@ func TestInvalidatePatternLocal(t *testing.T) {
 	}
 }
 
-// TestRecordsArePruned: dependency records live only while entries or running fills
-// need them, so invalidations of untracked dependencies do not grow memory.
-func TestRecordsArePruned(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
-		h, _ := fresh.NewHub(fresh.HubOptions{})
-		defer h.Close(ctx)
-		c, _ := fresh.New(fresh.Options[int, int]{Hub: h, MaxEntries: 10})
-		for i := range 1000 {
-			c.Set(ctx, i, i, fresh.DependsOn(fresh.Entity("t", i)))
-			c.Invalidate(ctx, fresh.Entity("other", i))
-		}
-		time.Sleep(3 * time.Second) // eviction and two prune passes
-		synctest.Wait()
-		if n := h.Stats().Records; n > 50 {
-			t.Fatalf("%d records held for about 10 entries", n)
-		}
-	})
-}
-
 // countingRecorder counts what a Recorder is told.
 type countingRecorder struct {
 	mu     sync.Mutex

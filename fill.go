@@ -1,10 +1,8 @@
 package fresh
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 )
 
@@ -36,10 +34,10 @@ type fillState struct {
 	// waitMu), so that a cycle closed through a load someone else started is found.
 	waits map[*fillState]int
 
-	mu    sync.Mutex
-	names []string // canonical names, each once, scheme names included
-	pos   uint64
-	err   error // the first invalid dependency, or a misuse
+	mu   sync.Mutex
+	deps depList // each once, scheme dependencies included
+	pos  uint64
+	err  error // the first invalid dependency, or a misuse
 
 	// l2 is the Store position the value is current at: the store's position read
 	// before the loader ran, lowered to that of each nested value read (an entry
@@ -67,12 +65,6 @@ func (f *fillState) lowerStoreLocked(p Position) {
 		f.l2 = Position{}
 	case p.Pos < f.l2.Pos:
 		f.l2.Pos = p.Pos
-	}
-}
-
-func (f *fillState) addName(n string) {
-	if !slices.Contains(f.names, n) {
-		f.names = append(f.names, n)
 	}
 }
 
@@ -147,64 +139,49 @@ func (f *fillState) cycle(cache, key any) error {
 func (f *fillState) declare(deps []Dep) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var err error
-	f.names, err = appendDepNames(f.names, deps, f.schemes)
-	if f.err == nil {
+	if err := f.deps.addDeps(deps, f.schemes); f.err == nil {
 		f.err = err
 	}
 }
 
-// appendDepNames appends to names, each once, the canonical names of the valid deps
-// and the schemes of their scopes. It returns the first invalid dependency's error
-// (or unregistered scope's) and still appends the valid ones.
-func appendDepNames(names []string, deps []Dep, s *schemes) ([]string, error) {
-	var first error
-	add := func(n string) {
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	for _, d := range deps {
-		if err := d.Err(); err != nil {
-			first = cmp.Or(first, err)
-			continue
-		}
-		add(d.s)
-		if d.Kind() == kindScope {
-			scheme, err := s.schemeOf(d.s)
-			if err != nil {
-				first = cmp.Or(first, err)
-				continue
-			}
-			add(scheme)
-		}
-	}
-	return names, first
-}
-
-// inherit adds the dependencies of a value read inside the loader, and of the key it
-// was read under (I4). A value checked after the read began is current at the fill's
-// position, which it leaves alone; any other value lowers the fill's position to its
-// own (I3).
-func (f *fillState) inherit(names, keyNames []string, pos uint64, checked bool, l2 Position) {
+// inherit adds the dependencies of a value read inside the loader (ids, and their
+// names when the value kept them), and of the key it was read under (I4). A value
+// checked after the read began is current at the fill's position, which it leaves
+// alone; any other value lowers the fill's position to its own (I3).
+func (f *fillState) inherit(ids []uint64, names, keyNames []string, pos uint64, checked bool, l2 Position) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lowerStoreLocked(l2)
+	if f.deps.keepNames && names == nil && len(ids) > 0 {
+		// A value that did not keep its names (of a hub without a Store) cannot be
+		// described to the store: the outer value stays out of it.
+		f.l2 = Position{}
+	}
+	for _, id := range ids {
+		f.deps.addID(id)
+	}
 	for _, n := range names {
-		f.addName(n)
+		f.deps.addName(n)
 	}
 	for _, n := range keyNames {
-		f.addName(n)
+		f.deps.add(n)
 	}
 	if !checked && pos < f.pos {
 		f.pos = pos
 	}
 }
 
-func (f *fillState) result() (names []string, pos uint64, l2 Position, err error) {
+// addStored adds the dependencies of an entry read from the Store.
+func (f *fillState) addStored(names []string) {
+	for _, n := range names {
+		f.deps.add(n)
+	}
+}
+
+func (f *fillState) result() (deps depList, pos uint64, l2 Position, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.names), f.pos, f.l2, f.err
+	return f.deps.clone(), f.pos, f.l2, f.err
 }
 
 // Depend adds dependencies to the fill that ctx belongs to: called inside a loader, it

@@ -29,8 +29,8 @@ type flightShard[K comparable, V any] struct {
 // read only after.
 type flight[V any] struct {
 	done   chan struct{}
-	tk     *fillTicket // carries the fill position
-	fs     *fillState  // what the loader depends on
+	start  uint64     // the fill position: the hub's position when the flight began
+	fs     *fillState // what the loader depends on
 	cancel context.CancelFunc
 
 	// keyTomb is the position of a Delete or Set of the key made while the load ran,
@@ -42,7 +42,6 @@ type flight[V any] struct {
 	waiters   int  // callers waiting for the result
 	finished  bool // the loader returned and done is closed
 	abandoned bool // every caller left before the loader returned
-	recs      []*depRecord
 	detached  bool // no longer in the table
 
 	val      V
@@ -51,7 +50,7 @@ type flight[V any] struct {
 	fenced   bool     // the result was refused by the fence: callers arriving late must not take it
 	pos      uint64   // effective fill position (see fillState)
 	l2       Position // the Store position the value is current at (fillState.l2)
-	names    []string
+	deps     depList
 }
 
 func (ft *flightTable[K, V]) init() {
@@ -109,7 +108,7 @@ func (c *Cache[K, V]) load(ctx context.Context, fill *fillState, key K, loader L
 		sh.mu.Lock()
 		f := sh.m[key]
 		var runInline func()
-		if f == nil || f.keyTomb.Load() > f.tk.pos {
+		if f == nil || f.keyTomb.Load() > f.start {
 			// A load may have stored the value and left the table between the
 			// caller's miss and this lock: look again before loading (a load stores
 			// before it leaves the table, so one of the two is seen).
@@ -144,9 +143,7 @@ func (c *Cache[K, V]) load(ctx context.Context, fill *fillState, key K, loader L
 		// load whose value dates from before it (its effective position f.pos: the
 		// fill position, or older when a nested read could not be checked, I3) only
 		// if the value is still current now. Errors other than ErrNotFound are not
-		// values and are shared as they are. The check runs before leave: the flight
-		// holds its records while any caller waits, so they cannot be released or
-		// pruned under it.
+		// values and are shared as they are.
 		valueResult := f.panicked == nil && (f.err == nil || errors.Is(f.err, ErrNotFound))
 		checked := valueResult && (start > f.pos || fill != nil) && c.stillValid(f)
 		retry := valueResult && start > f.pos && !checked
@@ -157,20 +154,18 @@ func (c *Cache[K, V]) load(ctx context.Context, fill *fillState, key K, loader L
 		if retry {
 			continue
 		}
-		return result[V]{val: f.val, err: f.err, names: f.names, pos: f.pos, l2: f.l2, fresh: valueResult, checked: checked}
+		return result[V]{val: f.val, err: f.err, ids: f.deps.ids, names: f.deps.names, pos: f.pos, l2: f.l2, fresh: valueResult, checked: checked}
 	}
 }
 
-// stillValid reports whether a finished flight's value is current now (I3). Its
-// records are held while callers wait, so they cannot have been pruned.
+// stillValid reports whether a finished flight's value is current now (I3).
 func (c *Cache[K, V]) stillValid(f *flight[V]) bool {
-	return !f.fenced && f.keyTomb.Load() <= f.tk.pos && c.t.currentAt(f.recs, f.pos)
+	return !f.fenced && f.keyTomb.Load() <= f.start && c.t.currentAt(f.deps.ids, f.pos)
 }
 
 // leave ends one caller's wait. When the last caller leaves an unfinished load, the
-// load is abandoned (I2): fenced for good, its loader's context cancelled, out of the
-// table so nobody joins it, and its fill registration ended so it pins no tombstone.
-// When the last leaves a finished one, its records are freed.
+// load is abandoned (I2): fenced for good, its loader's context cancelled, and out of
+// the table so nobody joins it.
 func (c *Cache[K, V]) leave(sh *flightShard[K, V], key K, f *flight[V]) {
 	defer pause(pointLeft)
 	sh.mu.Lock()
@@ -187,19 +182,7 @@ func (c *Cache[K, V]) leave(sh *flightShard[K, V], key K, f *flight[V]) {
 			delete(sh.m, key)
 		}
 		f.detached = true
-		c.endFill(f)
 		c.stats.abandoned.Add(1)
-		return
-	}
-	c.t.release(f.recs)
-	f.recs = nil
-}
-
-// endFill ends the flight's fill registration, once; the shard lock is held.
-func (c *Cache[K, V]) endFill(f *flight[V]) {
-	if !f.tk.ended {
-		f.tk.ended = true
-		c.t.end(f.tk)
 	}
 }
 
@@ -217,8 +200,9 @@ func (c *Cache[K, V]) startFlight(ctx context.Context, parent *fillState, sh *fl
 	}
 	lctx, cancel := context.WithCancel(base)
 	stopLife := context.AfterFunc(c.life, cancel)
-	f := &flight[V]{done: make(chan struct{}), cancel: cancel, tk: c.t.begin(h)}
-	f.fs = &fillState{schemes: &c.hub.schemes, pos: f.tk.pos, cache: c, key: key, parent: parent}
+	f := &flight[V]{done: make(chan struct{}), cancel: cancel, start: c.t.pos.Load()}
+	f.fs = &fillState{schemes: &c.hub.schemes, pos: f.start, cache: c, key: key, parent: parent}
+	f.fs.deps.keepNames = c.hub.store != nil
 	if old := sh.m[key]; old != nil {
 		old.detached = true
 	}
@@ -324,8 +308,8 @@ func (c *Cache[K, V]) run(lctx context.Context, stopLife func() bool, sh *flight
 		}
 	}
 	pause(pointLoaded)
-	names, pos, l2, depErr := fs.result()
-	f.names, f.pos, f.l2 = names, pos, l2
+	deps, pos, l2, depErr := fs.result()
+	f.deps, f.pos, f.l2 = deps, pos, l2
 	cfg.l2 = l2
 	if f.panicked == nil && depErr == nil && !sr.hit && sr.key != "" &&
 		(f.err == nil || errors.Is(f.err, ErrNotFound) && c.o.NegativeTTL > 0) {
@@ -364,17 +348,13 @@ func (c *Cache[K, V]) run(lctx context.Context, stopLife func() bool, sh *flight
 
 // fill validates a loaded value and stores it unless its load was fenced or abandoned.
 func (c *Cache[K, V]) fill(sh *flightShard[K, V], key K, f *flight[V], neg bool, cfg callConfig) {
-	// Hold the records for the callers that arrive late (see stillValid); the entry
-	// takes its own hold.
-	recs := c.t.intern(f.names)
 	sh.mu.Lock()
-	f.recs = recs
 	abandoned := f.abandoned
 	sh.mu.Unlock()
 	if abandoned {
 		return
 	}
-	f.fenced = !c.t.validAt(recs, f.pos)
+	f.fenced = !c.t.validAt(f.deps.ids, f.pos)
 	if f.fenced {
 		c.stats.fenced.Add(1)
 		c.record(EventFenced)
@@ -383,11 +363,8 @@ func (c *Cache[K, V]) fill(sh *flightShard[K, V], key K, f *flight[V], neg bool,
 	if c.l1 == nil {
 		return
 	}
-	for _, r := range recs {
-		r.refs.Add(1) // the entry's own reference; safe, the flight holds one
-	}
 	pause(pointStoring)
-	c.store(key, f.val, neg, recs, f.pos, &f.keyTomb, cfg)
+	c.store(key, f.val, neg, f.deps.ids, f.deps.names, f.pos, &f.keyTomb, cfg)
 }
 
 // finish takes the flight out of the table and hands its result to the callers.
@@ -398,11 +375,6 @@ func (c *Cache[K, V]) finish(sh *flightShard[K, V], key K, f *flight[V]) {
 	}
 	f.detached = true
 	f.finished = true
-	c.endFill(f)
-	if f.waiters == 0 {
-		c.t.release(f.recs)
-		f.recs = nil
-	}
 	sh.mu.Unlock()
 	f.cancel()
 	close(f.done)

@@ -77,9 +77,7 @@ type Hub struct {
 	mu       sync.Mutex
 	views    map[string]view
 	unnamed  uint64
-	closed   atomic.Bool   // set under mu; read without it by every invalidation
-	pruneOff chan struct{} // closes to stop the prune loop; nil while it is not running
-	pruneEnd chan struct{} // closed when the prune loop has returned
+	closed   atomic.Bool // set under mu; read without it by every invalidation
 
 	suspendMu sync.Mutex
 	reasons   suspendReason // guarded by suspendMu (I5)
@@ -130,6 +128,16 @@ type HubOptions struct {
 	// can be added with RegisterTable. Default none.
 	Tables []TableSchema
 
+	// DependencySlots fixes the size of the table of tombstones (rounded up to a power
+	// of two). Each dependency is checked against two slots chosen by the hash of its
+	// name, so dependencies that share both slots with another one that is
+	// invalidated are invalidated with it: that is safe (a value is dropped, never
+	// kept too long), and the smaller the table and the more invalidations an entry
+	// lives through, the more often it happens. Default 0: the table grows with the
+	// caches registered, about one slot (12 bytes) per entry they may hold, from 4096
+	// slots to 2^26. Set it only to bound memory, or to test.
+	DependencySlots int
+
 	// Strict makes mistakes that would otherwise go unnoticed fail loudly, at some
 	// cost; it is meant for tests. With Strict, a cached read made inside a loader
 	// with a context other than the loader's (which would hide the read's
@@ -170,9 +178,6 @@ const (
 	minHeartbeat        = time.Millisecond
 )
 
-// prunePeriod is how often unused dependency records are dropped.
-const prunePeriod = time.Second
-
 var defaultHub = sync.OnceValue(func() *Hub {
 	h, err := NewHub(HubOptions{})
 	if err != nil {
@@ -192,7 +197,7 @@ func NewHub(o HubOptions) (*Hub, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	h := &Hub{t: newTracker(), o: o, views: make(map[string]view)}
+	h := &Hub{t: newTracker(o.DependencySlots), o: o, views: make(map[string]view)}
 	if o.Strict {
 		h.strict = newStrictTracker()
 	}
@@ -251,6 +256,9 @@ func (o *HubOptions) validate() error {
 	} else if o.StoreTimeout != 0 || o.LeaseTTL != 0 {
 		bad("StoreTimeout and LeaseTTL need a Store")
 	}
+	if o.DependencySlots < 0 || o.DependencySlots > maxSlots {
+		bad("DependencySlots %d is not in [0, %d]", o.DependencySlots, maxSlots)
+	}
 	for _, ts := range o.Tables {
 		if err := ts.check(); err != nil {
 			errs = append(errs, err)
@@ -284,34 +292,14 @@ func (h *Hub) register(name string, mk func(name string) view) (view, error) {
 	}
 	v := mk(name)
 	h.views[name] = v
-	if h.pruneOff == nil {
-		h.pruneOff, h.pruneEnd = make(chan struct{}), make(chan struct{})
-		go h.pruneLoop(h.pruneOff, h.pruneEnd)
-	}
 	return v, nil
 }
 
-// unregister removes the view named name. When it was the last one, the prune loop
-// stops, and unregister waits for it (or ctx).
-func (h *Hub) unregister(ctx context.Context, name string) error {
+// unregister removes the view named name.
+func (h *Hub) unregister(name string) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	delete(h.views, name)
-	var end chan struct{}
-	if len(h.views) == 0 && h.pruneOff != nil {
-		close(h.pruneOff)
-		end = h.pruneEnd
-		h.pruneOff, h.pruneEnd = nil, nil
-	}
-	h.mu.Unlock()
-	if end == nil {
-		return nil
-	}
-	select {
-	case <-end:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("fresh: close: %w", ctx.Err())
-	}
 }
 
 // view returns the view named name, or nil.
@@ -329,20 +317,6 @@ func (h *Hub) allViews() []view {
 		vs = append(vs, v)
 	}
 	return vs
-}
-
-func (h *Hub) pruneLoop(off, end chan struct{}) {
-	defer close(end)
-	tick := time.NewTicker(prunePeriod)
-	defer tick.Stop()
-	for {
-		select {
-		case <-off:
-			return
-		case <-tick.C:
-			h.t.prune()
-		}
-	}
 }
 
 // Position returns the hub's current position: a value computed from data read after
@@ -565,7 +539,7 @@ func (h *Hub) Stats() HubStats {
 	h.mu.Unlock()
 	s := HubStats{
 		Caches:       n,
-		Records:      h.t.records(),
+		Slots:        h.t.slotCount(),
 		Position:     h.t.pos.Load(),
 		Epoch:        h.t.epoch.Load(),
 		Suspended:    h.t.suspended(),

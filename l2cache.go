@@ -157,9 +157,7 @@ func (c *Cache[K, V]) takeStoreEntry(key K, sk string, e StoreEntry, fs *fillSta
 	sr.hit, sr.val, sr.neg, sr.ttl = true, v, neg, e.TTL
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	for _, n := range c.localDeps(e.Deps, key) {
-		fs.addName(n)
-	}
+	fs.addStored(c.localDeps(e.Deps, key))
 	fs.l2 = e.At // the entry was valid when read: current at its fill position
 	return true
 }
@@ -197,7 +195,7 @@ func (c *Cache[K, V]) fillStore(ctx context.Context, key K, f *flight[V], sr *st
 			c.release(ctx, sr.key, sr.token)
 		}
 	}()
-	if sr.blob == nil || f.l2.Epoch == 0 || f.abandoned || f.keyTomb.Load() > f.tk.pos {
+	if sr.blob == nil || f.l2.Epoch == 0 || f.abandoned || f.keyTomb.Load() > f.start {
 		return
 	}
 	ttl := c.o.TTL
@@ -207,7 +205,7 @@ func (c *Cache[K, V]) fillStore(ctx context.Context, key K, f *flight[V], sr *st
 	if sr.neg && (ttl <= 0 || c.o.NegativeTTL < ttl) {
 		ttl = c.o.NegativeTTL
 	}
-	if c.sl.fill(ctx, sr.key, sr.blob, c.storeDeps(f.names, key), f.l2, ttl) {
+	if c.sl.fill(ctx, sr.key, sr.blob, c.storeDeps(f.deps.names, key), f.l2, ttl) {
 		c.stats.storeFills.Add(1)
 	} else if c.sl.usable() {
 		c.stats.storeFenced.Add(1)

@@ -378,8 +378,16 @@ func TestModel(t *testing.T) {
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	t.Logf("seed %d (rerun with -fresh.seed=%d), %v", seed, seed, d)
-	h := testHub(t, HubOptions{Tables: []TableSchema{{Table: "items", Scopes: [][]string{{"grp"}}}}})
+	t.Logf("seed %d (rerun with -fresh.seed=%d), %v per table size", seed, seed, d)
+	// The default table, grown under the workers; and a table of 4 slots, where
+	// every invalidation hits every dependency.
+	for _, slots := range []int{0, 4} {
+		t.Run(fmt.Sprintf("slots=%d", slots), func(t *testing.T) { runModel(t, d, seed, slots) })
+	}
+}
+
+func runModel(t *testing.T, d time.Duration, seed uint64, slots int) {
+	h := testHub(t, HubOptions{Tables: []TableSchema{{Table: "items", Scopes: [][]string{{"grp"}}}}, DependencySlots: slots})
 	m := &model{t: t, src: &modelSource{}, hub: h, seed: seed}
 	for k := range modelItems {
 		m.src.grp[k] = k % modelGroups
@@ -394,14 +402,14 @@ func TestModel(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() { m.worker(seed+uint64(i)*7919, stop) })
 	}
-	// Prune often, so that records come and go under the fills.
+	// Grow the table under the fills and invalidations, up to 2^16 slots.
 	wg.Go(func() {
-		for {
+		for h.t.slotCount() < 1<<16 {
 			select {
 			case <-stop:
 				return
-			case <-time.After(time.Millisecond):
-				h.t.prune()
+			case <-time.After(5 * time.Millisecond):
+				h.t.reserve(h.t.slotCount())
 			}
 		}
 	})
@@ -426,8 +434,9 @@ func (m *model) describe(k int) string {
 		return " (no entry now)"
 	}
 	d := fmt.Sprintf(" (entry %+v at %d, hub at %d:", e.val, e.pos(), m.hub.t.pos.Load())
-	for _, r := range recsOf(e.deps()) {
-		d += fmt.Sprintf(" %s@%d", r.name, r.tomb.Load())
+	s := m.hub.t.tab.Load()
+	for _, id := range idsOf(e.deps()) {
+		d += fmt.Sprintf(" %x@%d", id, s.tomb(id))
 	}
 	return d + ")"
 }

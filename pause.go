@@ -11,8 +11,8 @@ import "sync/atomic"
 type pausePoint uint8
 
 const (
-	pointInvalidated pausePoint = iota + 1 // tracker: a dependency's shard lock released after an invalidation
-	pointPruned                            // tracker: a shard pruned and its lock released
+	pointInvalidated pausePoint = iota + 1 // tracker: a dependency's tombstones written and its pending marks cleared
+	pointPositionTaken                     // tracker: an invalidation took its position; its tombstones are not written yet
 	pointFillBegun                         // flight: the fill position was read, the loader is about to run
 	pointLoaded                            // flight: the loader returned, the value is not stored yet
 	pointStoring                           // flight: about to put a validated value into the store

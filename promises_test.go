@@ -96,73 +96,6 @@ func TestAbandonedLoadNeverStores(t *testing.T) {
 	}
 }
 
-// TestAbandonedLoadDoesNotPin: a hung load whose callers left ends its fill
-// registration, so invalidations of dependencies nobody holds leave no records.
-func TestAbandonedLoadDoesNotPin(t *testing.T) {
-	ctx := context.Background()
-	c := testCache(t, Options[string, int]{})
-	cancel, release, fin := blockingLoad(t, c, "k", 1)
-	defer release()
-	cancel()
-	<-fin
-	for i := range 1000 {
-		c.Invalidate(ctx, Entity("t", i))
-	}
-	c.t.prune()
-	if n := c.t.records(); n > 0 {
-		t.Fatalf("%d records pinned by an abandoned load", n)
-	}
-}
-
-// TestPruneRacingInvalidate: a prune pass between an invalidation's record creation
-// and its lock release must not drop the tombstone a running fill needs (I1).
-func TestPruneRacingInvalidate(t *testing.T) {
-	ctx := context.Background()
-	c := testCache(t, Options[string, int]{})
-	var pruning atomic.Bool
-	setPauseHook(func(p pausePoint) {
-		if p == pointInvalidated && pruning.CompareAndSwap(false, true) {
-			c.t.prune()
-		}
-	})
-	defer setPauseHook(nil)
-	src := 0
-	entered, release := make(chan struct{}), make(chan struct{})
-	go func() {
-		<-entered
-		src = 1
-		c.Invalidate(ctx, Entity("t", 1)) // creates the record: a fill is running
-		close(release)
-	}()
-	v, _ := c.GetOrLoad(ctx, "k", func(ctx context.Context, _ string) (int, error) {
-		v := src
-		close(entered)
-		<-release
-		Depend(ctx, Entity("t", 1))
-		return v, nil
-	})
-	if got, ok := c.Get("k"); ok && got != 1 {
-		t.Fatalf("stored %d read before the invalidation (loader got %d)", got, v)
-	}
-}
-
-// TestRecordCreatedAgainKeepsTombstone: a record pruned and created again by a later
-// fill must not forget its invalidation for Set with AsOf.
-func TestRecordCreatedAgainKeepsTombstone(t *testing.T) {
-	ctx := context.Background()
-	c := testCache(t, Options[string, int]{})
-	pos := c.Position()
-	c.Set(ctx, "holder", 0, DependsOn(Entity("t", 1)))
-	c.Invalidate(ctx, Entity("t", 1))
-	c.Delete(ctx, "holder")
-	c.t.prune()                                       // the record goes
-	c.Set(ctx, "again", 0, DependsOn(Entity("t", 1))) // and comes back
-	c.Set(ctx, "k", 1, DependsOn(Entity("t", 1)), AsOf(pos))
-	if _, ok := c.Get("k"); ok {
-		t.Fatal("a value computed before an invalidation was stored through a re-created record")
-	}
-}
-
 // TestSetAsOfAfterDelete: a value computed before a Delete of its key is refused.
 func TestSetAsOfAfterDelete(t *testing.T) {
 	ctx := context.Background()
@@ -650,21 +583,6 @@ func (d *downBus) Publish(ctx context.Context, msg []byte) error {
 		return errors.New("bus down")
 	}
 	return d.Bus.Publish(ctx, msg)
-}
-
-// TestRecordsPrunedAtPositionZero: records of entries that are gone are pruned even
-// when nothing was ever invalidated.
-func TestRecordsPrunedAtPositionZero(t *testing.T) {
-	ctx := context.Background()
-	c := testCache(t, Options[int, int]{})
-	for i := range 100 {
-		c.Set(ctx, i, i, DependsOn(Entity("t", i)))
-	}
-	c.l1.InvalidateAll()
-	c.t.prune()
-	if n := c.t.records(); n != 0 {
-		t.Fatalf("%d records left after their entries were gone", n)
-	}
 }
 
 // TestDependsOnCopiesItsArgument: the option does not keep the caller's slice, which a

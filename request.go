@@ -40,7 +40,8 @@ type memoEntry struct {
 	panic any   // the load panicked: the readers that waited for it panic with this
 	val   any
 	err   error
-	names []string
+	ids   []uint64 // dependencies
+	names []string // their names, when kept (a hub with a Store)
 	pos   uint64
 }
 
@@ -49,6 +50,7 @@ type memoEntry struct {
 type memoForget struct {
 	gen   uint64
 	names []string
+	ids   []uint64 // of names, set by forget
 	key   *memoKey
 	cache any
 }
@@ -57,8 +59,8 @@ func (f *memoForget) matches(k memoKey, e *memoEntry) bool {
 	if (f.cache != nil && k.cache == f.cache) || (f.key != nil && *f.key == k) {
 		return true
 	}
-	for _, n := range e.names {
-		if slices.Contains(f.names, n) {
+	for _, id := range e.ids {
+		if slices.Contains(f.ids, id) {
 			return true
 		}
 	}
@@ -75,6 +77,10 @@ type requestMemo struct {
 // forget applies one write of the request: finished answers it touches are dropped at
 // once; answers in progress are checked against it when they finish (remember).
 func (m *requestMemo) forget(f memoForget) {
+	f.ids = make([]uint64, len(f.names))
+	for i, n := range f.names {
+		f.ids[i] = depID(n)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gen++
@@ -100,10 +106,10 @@ func (m *requestMemo) forget(f memoForget) {
 // remember records a finished answer unless a write of the request made since its
 // load began touches it; then the answer is forgotten, and readers waiting for it load
 // again.
-func (m *requestMemo) remember(k memoKey, e *memoEntry, val any, err error, names []string, pos uint64) {
+func (m *requestMemo) remember(k memoKey, e *memoEntry, val any, err error, ids []uint64, names []string, pos uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e.names = names
+	e.ids, e.names = ids, names
 	for i := range m.forgets {
 		if f := &m.forgets[i]; f.gen > e.gen && f.matches(k, e) {
 			m.dropLocked(k, e)
@@ -144,7 +150,7 @@ func (c *Cache[K, V]) viaMemo(ctx context.Context, st *ctxState, key K, loader L
 			return zero, ctx.Err()
 		}
 		m.mu.Lock()
-		ok, val, err, names, pos, fail, p := me.ok, me.val, me.err, me.names, me.pos, me.fail, me.panic
+		ok, val, err, ids, names, pos, fail, p := me.ok, me.val, me.err, me.ids, me.names, me.pos, me.fail, me.panic
 		m.mu.Unlock()
 		if p != nil {
 			panic(p) // as joined callers of a panicking load do
@@ -161,7 +167,7 @@ func (c *Cache[K, V]) viaMemo(ctx context.Context, st *ctxState, key K, loader L
 		if st.fill != nil {
 			// I3: an answer re-checked now is current at the fill's position.
 			c.keys.use(c.t)
-			st.fill.inherit(names, c.keyDepNames(key), pos, c.t.validNames(names, pos), Position{})
+			st.fill.inherit(ids, names, c.keyDepNames(key), pos, c.t.currentAt(ids, pos), Position{})
 		}
 		v, _ := val.(V)
 		return v, err
@@ -190,7 +196,7 @@ func (c *Cache[K, V]) viaMemo(ctx context.Context, st *ctxState, key K, loader L
 	pause(pointMemoHandoff)
 	switch {
 	case r.err == nil || errors.Is(r.err, ErrNotFound):
-		m.remember(mk, me, r.val, r.err, r.depNames(), r.pos)
+		m.remember(mk, me, r.val, r.err, r.ids, r.names, r.pos)
 	case ctx.Err() != nil && errors.Is(r.err, ctx.Err()):
 		m.failed(mk, me, nil) // this reader gave up: the others load for themselves
 	default:

@@ -33,7 +33,7 @@ type Stats struct {
 // HubStats is a snapshot of a hub's counters.
 type HubStats struct {
 	Caches       int    // caches registered
-	Records      int    // interned dependency records
+	Slots        int    // the size of the tombstone table (HubOptions.DependencySlots)
 	Position     uint64 // the hub's position
 	Epoch        uint64 // how many times the hub was flushed or suspended as a whole
 	Suspended    bool   // serving nothing: the bus cannot prove the caches are up to date (G1)

@@ -1,17 +1,17 @@
 package fresh
 
 import (
-	"hash/maphash"
 	"math"
-	"strings"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
-// A tracker holds the invalidation state of a hub: its position, the tombstone of every
-// dependency that matters, and its floor (the epoch boundary). The invariants it keeps
-// are stated in hub.go (I1 in particular); the sites that rely on them cite them.
+// A tracker holds the invalidation state of a hub: its position, the tombstones of
+// the dependencies, and its floor (the epoch boundary). The invariants it keeps are
+// stated in hub.go (I1 in particular); the sites that rely on them cite them.
 //
 // Invalidate advances the position P and records it as the tombstone of each
 // dependency, which costs O(dependencies) however many entries depend on them. A fill
@@ -19,18 +19,21 @@ import (
 // every dependency's tombstone is at most that position. A hit checks the same
 // inequality with a few atomic loads.
 //
-// Dependency records are interned: each entry points at the records of its
-// dependencies. A dependency without a record has a tombstone of at most prunedMax
-// (every path that forgets a tombstone raises prunedMax first, under the record's
-// shard lock), so a record created later starts at prunedMax: it never forgets an
-// invalidation, whoever creates it. Records are kept while entries hold them, and
-// while their tombstone is newer than the oldest running fill, so that creating a
-// record does not fence a running fill that did not need fencing: that part is for
-// liveness only, safety never depends on it.
+// Tombstones are not kept per dependency but in a table of slots: a dependency is
+// known by the 64-bit hash of its canonical name (its id), which selects two slots,
+// and its tombstone is read as the smaller of the two. Every invalidation raises both
+// slots of each name it invalidates, and a slot is never lowered, so the smaller of
+// the two slots is at least the dependency's own tombstone: two dependencies that
+// share slots may be invalidated together (a value is dropped that need not be), but
+// no value outlives an invalidation of its own dependency (I1). The table costs no
+// record, map entry or name per dependency, nothing to intern on a fill and nothing
+// to prune; it grows with the capacity of the hub's caches (reserve), which keeps
+// the chance that an invalidation also hits both slots of an unrelated dependency
+// small.
 type tracker struct {
-	// pos and floor are read by every hit; they change only on invalidations and
-	// flushes, and sit on a cache line of their own, away from the counters that
-	// every load writes.
+	// pos, floor, proofUntil and tab are read by every hit; they change only on
+	// invalidations, flushes and growth, and sit on a cache line of their own, away
+	// from the counters that every load writes.
 	_     [64]byte
 	pos   atomic.Uint64 // P: only grows
 	floor atomic.Uint64 // positions below the floor are invalid (flush / epoch)
@@ -40,247 +43,205 @@ type tracker struct {
 	// when the proof runs out can run late: a process stopped (SIGSTOP, a VM pause)
 	// past MaxStaleness resumes its readers as soon as its watchdog.
 	proofUntil atomic.Int64
-	_          [40]byte
+	tab        atomic.Pointer[slotTable]
+	_          [32]byte
 	start      time.Time // the origin of proofUntil; set before any cache exists
 
 	epoch atomic.Uint64 // counts floor raises, for Stats and bus messages
 
-	// prunedMax bounds the tombstone of every dependency that has no record: the
-	// highest tombstone among records that were dropped, or never created because no
-	// fill was running. It is raised under the shard lock of the dependency whose
-	// tombstone it takes over (I1).
-	prunedMax atomic.Uint64
-	// prunedKeys is prunedMax for the dependencies of nested values on keys
-	// (keydep.go), kept apart so that the invalidations of other dependencies do not
-	// make the checks of key writes more conservative.
-	prunedKeys atomic.Uint64
-
-	running atomic.Int64 // registered fills in progress
-	seed    maphash.Seed
-	shards  [trackerShards]recShard
-	fills   [trackerShards]fillShard
+	// growMu is held shared by every invalidation, from its first pending mark to
+	// its last tombstone, and exclusively by growth, so that no tombstone is written
+	// to a table that is being copied.
+	growMu   sync.RWMutex
+	reserved atomic.Int64 // the capacity the hub's caches asked for (reserve)
+	fixed    bool         // the table's size was set by HubOptions.DependencySlots
 }
 
-const trackerShards = 64
-
-// A depRecord is the interned state of one dependency.
-type depRecord struct {
-	tomb atomic.Uint64 // highest position at which the dependency was invalidated
-	// pending counts invalidations of the dependency that have begun and not yet
-	// written their tombstone (I1): a nested read must not take the record for
-	// current while one has (currentAt).
-	pending atomic.Int32
-	refs    atomic.Int64 // live entries (and stores in progress) pointing at the record
-	name    string       // canonical form
+// A slotTable holds the tombstones. Each slot is a max-register of the positions of
+// the invalidations of the names that select it, and a count of those invalidations
+// in progress (pending), which a nested read must see as not yet applied (I3).
+type slotTable struct {
+	mask  uint64
+	tombs []atomic.Uint64
+	pend  []atomic.Uint32
 }
 
-type recShard struct {
-	mu sync.Mutex
-	m  map[string]*depRecord
-	_  [40]byte // keep shards on separate cache lines
+const (
+	minSlots = 1 << 12
+	maxSlots = 1 << 26
+)
+
+func newSlotTable(n int) *slotTable {
+	return &slotTable{mask: uint64(n - 1), tombs: make([]atomic.Uint64, n), pend: make([]atomic.Uint32, n)}
 }
 
-type fillShard struct {
-	mu sync.Mutex
-	m  map[*fillTicket]struct{}
-	_  [40]byte
+// slots returns the two slots of id.
+func (s *slotTable) slots(id uint64) (a, b uint64) {
+	a = id & s.mask
+	b = bits.RotateLeft64(id, 32) & s.mask
+	if b == a {
+		b = a ^ 1 // two distinct slots, in any table of two or more
+	}
+	return a, b
 }
 
-// A fillTicket registers a running fill and its position, so that prune keeps the
-// records it could still need (for liveness: see tracker).
-type fillTicket struct {
-	pos   uint64
-	shard uint32
-	ended bool // guarded by the owner (the flight's shard lock)
+// tomb returns an upper bound of id's tombstone.
+func (s *slotTable) tomb(id uint64) uint64 {
+	a, b := s.slots(id)
+	return min(s.tombs[a].Load(), s.tombs[b].Load())
 }
 
-func newTracker() *tracker {
-	t := &tracker{seed: maphash.MakeSeed(), start: time.Now()}
-	for i := range t.shards {
-		t.shards[i].m = make(map[string]*depRecord)
-		t.fills[i].m = make(map[*fillTicket]struct{})
+// busy reports whether an invalidation that may concern id is in progress.
+func (s *slotTable) busy(id uint64) bool {
+	a, b := s.slots(id)
+	return s.pend[a].Load()|s.pend[b].Load() != 0
+}
+
+func newTracker(slots int) *tracker {
+	t := &tracker{start: time.Now()}
+	if slots > 0 {
+		t.fixed = true
+		t.tab.Store(newSlotTable(max(2, int(roundPow2(uint64(slots))))))
+	} else {
+		t.tab.Store(newSlotTable(minSlots))
 	}
 	return t
 }
 
-func (t *tracker) shardOf(name string) *recShard {
-	return &t.shards[maphash.String(t.seed, name)%trackerShards]
-}
-
-// prunedFor returns the register that bounds the tombstone of name when it has no
-// record.
-func (t *tracker) prunedFor(name string) *atomic.Uint64 {
-	if strings.HasPrefix(name, kindKey) {
-		return &t.prunedKeys // "key:" and "keys:"
+// roundPow2 returns the smallest power of two at least n (n ≥ 1).
+func roundPow2(n uint64) uint64 {
+	if n <= 1 {
+		return 1
 	}
-	return &t.prunedMax
+	return 1 << bits.Len64(n-1)
 }
 
-// begin registers a fill and returns its ticket, which carries the fill position.
-// The ticket is registered before the position is read, so a concurrent prune either
-// sees the ticket or ran before the position was read (and so pruned only records
-// with older tombstones).
-func (t *tracker) begin(hint uint64) *fillTicket {
-	t.running.Add(1)
-	s := uint32(hint % trackerShards)
-	tk := &fillTicket{shard: s}
-	sh := &t.fills[s]
-	sh.mu.Lock()
-	tk.pos = t.pos.Load()
-	sh.m[tk] = struct{}{}
-	sh.mu.Unlock()
-	return tk
+// reserve grows the table for a cache of capacity n more entries: the table keeps
+// about one slot per entry the hub's caches may hold, between minSlots and maxSlots.
+// Growth doubles the table: slot i of the new table starts at the old table's slot
+// i mod its size, whose names include every name that selects i, so no tombstone is
+// lowered (I1).
+func (t *tracker) reserve(n int) {
+	want := roundPow2(uint64(min(max(t.reserved.Add(int64(n)), 1), maxSlots)))
+	if t.fixed || uint64(len(t.tab.Load().tombs)) >= want {
+		return
+	}
+	t.growMu.Lock()
+	defer t.growMu.Unlock()
+	old := t.tab.Load()
+	if uint64(len(old.tombs)) >= want {
+		return
+	}
+	nt := newSlotTable(int(want))
+	for i := range nt.tombs {
+		nt.tombs[i].Store(old.tombs[uint64(i)&old.mask].Load())
+	}
+	t.tab.Store(nt)
 }
 
-// end unregisters a fill. Its owner calls it once (fillTicket.ended).
-func (t *tracker) end(tk *fillTicket) {
-	sh := &t.fills[tk.shard]
-	sh.mu.Lock()
-	delete(sh.m, tk)
-	sh.mu.Unlock()
-	t.running.Add(-1)
-}
+// slotCount returns the size of the tombstone table.
+func (t *tracker) slotCount() int { return len(t.tab.Load().tombs) }
 
 // invalidate applies an invalidation of the named dependencies at a new position and
-// returns it. It costs O(len(names)) map lookups.
-//
-// It marks the records pending before it takes the position and clears the marks once
-// the tombstones are written, so that a reader who reads a position p, then finds a
-// record neither pending nor invalidated after its entry, knows that every
-// invalidation at or before p is reflected in that entry (see currentAt, I3).
+// returns it. It costs O(len(names)).
 func (t *tracker) invalidate(names []string) uint64 {
-	var marked [8]*depRecord
-	recs := marked[:0]
-	for _, name := range names {
-		sh := t.shardOf(name)
-		sh.mu.Lock()
-		r := sh.m[name]
-		if r == nil && t.running.Load() != 0 {
-			// Keep a record so that the running fills see the invalidation exactly;
-			// prune drops it once they are done.
-			r = &depRecord{name: name}
-			r.tomb.Store(t.prunedFor(name).Load())
-			sh.m[name] = r
-		}
-		if r != nil {
-			r.pending.Add(1) // prune keeps a pending record
-		}
-		sh.mu.Unlock()
-		recs = append(recs, r)
+	var buf [8]uint64
+	ids := buf[:0]
+	for _, n := range names {
+		ids = append(ids, depID(n))
+	}
+	return t.invalidateIDs(ids)
+}
+
+// invalidateIDs applies an invalidation of the dependencies ids at a new position and
+// returns it.
+//
+// It marks the slots pending before it takes the position and clears the marks once
+// the tombstones are written, so that a reader who reads a position p, then finds
+// the slots of a dependency neither pending nor invalidated after its entry, knows
+// that every invalidation at or before p is reflected in that entry (see currentAt,
+// I3).
+func (t *tracker) invalidateIDs(ids []uint64) uint64 {
+	t.growMu.RLock()
+	defer t.growMu.RUnlock()
+	s := t.tab.Load()
+	for _, id := range ids {
+		a, b := s.slots(id)
+		s.pend[a].Add(1)
+		s.pend[b].Add(1)
 	}
 	p := t.pos.Add(1)
-	for i, name := range names {
-		if r := recs[i]; r != nil {
-			// I1: prune keeps a pending record, so the tombstone is written to the
-			// record the map holds, before the mark that hides it from nested reads
-			// is cleared; no lock is needed.
-			maxStore(&r.tomb, p)
-			r.pending.Add(-1)
-			pause(pointInvalidated)
-			continue
-		}
-		sh := t.shardOf(name)
-		sh.mu.Lock()
-		// I1: for a dependency that had no record, the tombstone (or prunedMax) is
-		// written before the shard lock is released, so neither prune nor intern can
-		// see the record, or its absence, without it.
-		if r := sh.m[name]; r != nil {
-			maxStore(&r.tomb, p) // created since by intern, from prunedMax
-		} else {
-			// Nothing held the dependency and no fill was running: a fill that
-			// registered after the Load above read a position of at least p.
-			maxStore(t.prunedFor(name), p)
-		}
-		sh.mu.Unlock()
+	pause(pointPositionTaken)
+	for _, id := range ids {
+		a, b := s.slots(id)
+		maxStore(&s.tombs[a], p)
+		maxStore(&s.tombs[b], p)
+		// I1, I3: both tombstones are written before either mark is cleared.
+		s.pend[a].Add(math.MaxUint32)
+		s.pend[b].Add(math.MaxUint32)
 		pause(pointInvalidated)
 	}
 	return p
 }
 
-// intern returns the records for names with their reference counts raised. A missing
-// record is created with tombstone prunedMax (I1), so a value whose position is older
-// than a forgotten invalidation fails validAt rather than being stored.
-func (t *tracker) intern(names []string) []*depRecord {
-	if len(names) == 0 {
-		return nil
-	}
-	// One spare element: the nil that terminates an entry's dependency array
-	// (depArray uses this backing array as it is).
-	recs := make([]*depRecord, 0, len(names)+1)
-	for _, name := range names {
-		sh := t.shardOf(name)
-		sh.mu.Lock()
-		r := sh.m[name]
-		if r == nil {
-			r = &depRecord{name: name}
-			r.tomb.Store(t.prunedFor(name).Load())
-			sh.m[name] = r
-		}
-		r.refs.Add(1)
-		sh.mu.Unlock()
-		recs = append(recs, r)
-	}
-	return recs
-}
-
-// release lowers the reference counts of recs.
-func (t *tracker) release(recs []*depRecord) {
-	for _, r := range recs {
-		r.refs.Add(-1)
-	}
-}
-
-// validAt reports whether a value filled at pos with dependencies recs is still valid.
-func (t *tracker) validAt(recs []*depRecord, pos uint64) bool {
+// validAt reports whether a value filled at pos with dependencies ids is still valid.
+func (t *tracker) validAt(ids []uint64, pos uint64) bool {
 	if pos < t.floor.Load() {
 		return false
 	}
-	for _, r := range recs {
-		if r.tomb.Load() > pos {
+	s := t.tab.Load()
+	for _, id := range ids {
+		if s.tomb(id) > pos {
 			return false
 		}
 	}
 	return true
 }
 
-// currentAt reports whether a value filled at pos with dependencies recs reflects
+// currentAt reports whether a value filled at pos with dependencies ids reflects
 // every invalidation whose position was taken before the call: valid, and no
-// invalidation of its dependencies half done (I3). Each record's pending mark is read
-// before its tombstone, which an invalidation writes before it clears the mark.
-func (t *tracker) currentAt(recs []*depRecord, pos uint64) bool {
+// invalidation of its dependencies half done (I3). The pending marks are read before
+// the tombstones, which an invalidation writes before it clears the marks.
+func (t *tracker) currentAt(ids []uint64, pos uint64) bool {
 	if pos < t.floor.Load() {
 		return false
 	}
-	for _, r := range recs {
-		if r.pending.Load() != 0 || r.tomb.Load() > pos {
+	s := t.tab.Load()
+	for _, id := range ids {
+		if s.busy(id) || s.tomb(id) > pos {
 			return false
 		}
 	}
 	return true
 }
 
-// validNames reports whether a value filled at pos with the named dependencies is
-// current, as currentAt does, without interning anything: a dependency without a
-// record reads as prunedMax, an upper bound of its tombstone (I1).
-func (t *tracker) validNames(names []string, pos uint64) bool {
-	if pos < t.floor.Load() {
-		return false
+// check reports whether an entry filled at pos with the depSet ds is still valid,
+// given p, the hub's position read before the call (and above pos). It answers from
+// the depSet's memo when no invalidation took a position since the memo's, and
+// otherwise looks at the tombstones and raises the memo to p when no invalidation of
+// the dependencies is in progress: an invalidation that took a position up to p
+// marked its slots pending before that, and clears the marks only after writing its
+// tombstones, so one that the look did not see pending had written them (I3).
+func (t *tracker) check(ds unsafe.Pointer, pos, p uint64) bool {
+	hdr := atomic.LoadUint64((*uint64)(ds))
+	if hdr&memoMask >= p {
+		return true
 	}
-	for _, name := range names {
-		sh := t.shardOf(name)
-		sh.mu.Lock()
-		var tomb uint64
-		pending := false
-		if r := sh.m[name]; r != nil {
-			pending = r.pending.Load() != 0
-			tomb = r.tomb.Load()
-		} else {
-			tomb = t.prunedFor(name).Load()
+	s := t.tab.Load() // after p: a table grown since holds every tombstone up to p
+	quiet := true
+	for _, id := range depSetIDs(ds, hdr) {
+		a, b := s.slots(id)
+		if s.pend[a].Load()|s.pend[b].Load() != 0 {
+			quiet = false
 		}
-		sh.mu.Unlock()
-		if pending || tomb > pos {
+		if min(s.tombs[a].Load(), s.tombs[b].Load()) > pos {
 			return false
 		}
+	}
+	if quiet && p <= memoMask {
+		// Racing hits may store older memos over newer ones: each was true when
+		// stored, and a memo only ever says "valid up to here".
+		atomic.StoreUint64((*uint64)(ds), hdr&^memoMask|p)
 	}
 	return true
 }
@@ -317,51 +278,6 @@ func (t *tracker) resume() {
 
 // suspended reports whether the tracker serves nothing.
 func (t *tracker) suspended() bool { return t.floor.Load() == math.MaxUint64 }
-
-// prune drops the records that no entry holds and whose tombstone is at most the
-// position of every running fill. It returns the number of records dropped.
-func (t *tracker) prune() int {
-	oldest := t.pos.Load()
-	for i := range t.fills {
-		sh := &t.fills[i]
-		sh.mu.Lock()
-		for tk := range sh.m {
-			oldest = min(oldest, tk.pos)
-		}
-		sh.mu.Unlock()
-	}
-	dropped := 0
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		for name, r := range sh.m {
-			// refs only rises under the shard lock (intern), so a zero seen here stays
-			// zero until the record is gone from the map.
-			tomb := r.tomb.Load()
-			if r.refs.Load() == 0 && r.pending.Load() == 0 && tomb <= oldest {
-				// I1: prunedMax takes the tombstone over before the lock is released.
-				maxStore(t.prunedFor(name), tomb)
-				delete(sh.m, name)
-				dropped++
-			}
-		}
-		sh.mu.Unlock()
-		pause(pointPruned)
-	}
-	return dropped
-}
-
-// records returns the number of interned dependency records.
-func (t *tracker) records() int {
-	n := 0
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
-	}
-	return n
-}
 
 // maxStore raises a to v if v is larger (a max-register).
 func maxStore(a *atomic.Uint64, v uint64) {

@@ -57,7 +57,32 @@ type Spec struct {
 	// Baseline names, for a configuration of fresh, the otter configuration that
 	// fresh's store runs in it: otter, or otter-expiry when fresh has a default TTL.
 	Baseline string
+	// Seeded marks the caches whose results vary from run to run because they seed
+	// their hashing or their admission at random.
+	Seeded bool
+	// NewSync builds an instance like New whose bookkeeping is synchronous: when a
+	// Get or a Set returns, the eviction policy has been given the access and has
+	// made the evictions it causes, so that a replay measures the policy rather
+	// than its race with a background goroutine. nil when New's instances are
+	// synchronous already (see Build).
+	NewSync func(capacity int) (Cache, error)
+	// SyncNote says how NewSync makes the cache synchronous and what, if anything,
+	// it leaves asynchronous. Empty when NewSync is nil.
+	SyncNote string
 }
+
+// Build returns New(capacity), or with sync the synchronous instance: NewSync's
+// when the cache has one, New's otherwise.
+func (s Spec) Build(capacity int, sync bool) (Cache, error) {
+	if sync && s.NewSync != nil {
+		return s.NewSync(capacity)
+	}
+	return s.New(capacity)
+}
+
+// inline is an executor that runs maintenance in the calling goroutine, before the
+// call that scheduled it returns (otter's and fresh's Options.Executor).
+func inline(f func()) { f() }
 
 // Names of the configurations returned by All.
 const (

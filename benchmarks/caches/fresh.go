@@ -32,6 +32,10 @@ type FreshConfig struct {
 	Deps int           // tags of the pool per entry
 	Bus  bool          // attach a LocalBus
 	TTL  time.Duration // the default TTL; 0: none
+	// Sync runs the store's maintenance in the calling goroutine
+	// (fresh.Options.Executor), so that every access reaches the eviction policy
+	// before the call returns.
+	Sync bool
 }
 
 // freshTTL is the default TTL of the fresh-ttl configuration: long enough never to
@@ -50,14 +54,21 @@ func freshSpec(name string, cfg FreshConfig) Spec {
 	case cfg.Deps > 0:
 		note += fmt.Sprintf("; every entry depends on %d tag(s) of a pool of %d (the options are built once, so a Set pays for the cache, not for building its arguments)", cfg.Deps, DepPool)
 	}
+	sync := cfg
+	sync.Sync = true
 	return Spec{
 		Name:     name,
 		Note:     note + ".",
 		Bounded:  true,
 		Fresh:    true,
 		Baseline: baseline,
+		Seeded:   true,
+		SyncNote: "`fresh.Options.Executor` = `func(f func()) { f() }`, which fresh passes to its otter store: " + otterSyncNote,
 		New: func(capacity int) (Cache, error) {
 			return NewFresh(name, capacity, cfg)
+		},
+		NewSync: func(capacity int) (Cache, error) {
+			return NewFresh(name, capacity, sync)
 		},
 	}
 }
@@ -75,7 +86,11 @@ func NewFresh(name string, capacity int, cfg FreshConfig) (*FreshCache, error) {
 		return nil, errors.Join(err, f.closeBus())
 	}
 	f.hub = hub
-	c, err := fresh.New(fresh.Options[uint64, uint64]{Hub: hub, Name: name, MaxEntries: capacity, TTL: cfg.TTL})
+	o := fresh.Options[uint64, uint64]{Hub: hub, Name: name, MaxEntries: capacity, TTL: cfg.TTL}
+	if cfg.Sync {
+		o.Executor = inline
+	}
+	c, err := fresh.New(o)
 	if err != nil {
 		return nil, errors.Join(err, hub.Close(context.Background()), f.closeBus())
 	}

@@ -10,9 +10,12 @@ import (
 	ristretto_store "github.com/eko/gocache/store/ristretto/v4"
 )
 
+// gocacheCache is gocache behind Cache. With wait, each Set waits for its
+// ristretto store to apply it (or drop it).
 type gocacheCache struct {
-	c  *cache.Cache[uint64]
-	rc *ristretto.Cache[string, any]
+	c    *cache.Cache[uint64]
+	rc   *ristretto.Cache[string, any]
+	wait bool
 }
 
 var _ Waiter = gocacheCache{}
@@ -22,16 +25,25 @@ func gocacheSpec() Spec {
 		Name: Gocache,
 		Note: "eko/gocache lib v4.2.4 over its ristretto store v4.3.2 (the store of its README's first example; its go-cache store has no size bound), ristretto configured as in the ristretto row, cost 1. " +
 			"Keys are passed as strings (other key types are hashed with MD5); a miss is an error value; Sets are buffered and may be dropped as in ristretto. It has tags, with invalidation by a comma-separated key list per tag.",
-		Bounded: true,
+		Bounded:  true,
+		Seeded:   true,
+		SyncNote: "`Wait()` on its ristretto store after each Set, as in the ristretto row.",
 		New: func(capacity int) (Cache, error) {
-			rc, err := ristretto.NewCache(ristrettoConfig[string, any](capacity))
-			if err != nil {
-				return nil, err
-			}
-			s := ristretto_store.NewRistretto(rc, store.WithCost(1))
-			return gocacheCache{c: cache.New[uint64](s), rc: rc}, nil
+			return newGocache(capacity, false)
+		},
+		NewSync: func(capacity int) (Cache, error) {
+			return newGocache(capacity, true)
 		},
 	}
+}
+
+func newGocache(capacity int, wait bool) (Cache, error) {
+	rc, err := ristretto.NewCache(ristrettoConfig[string, any](capacity))
+	if err != nil {
+		return nil, err
+	}
+	s := ristretto_store.NewRistretto(rc, store.WithCost(1))
+	return gocacheCache{c: cache.New[uint64](s), rc: rc, wait: wait}, nil
 }
 
 func (g gocacheCache) Name() string { return Gocache }
@@ -42,7 +54,11 @@ func (g gocacheCache) Get(k uint64) (uint64, bool) {
 }
 
 func (g gocacheCache) Set(k, v uint64) bool {
-	return g.c.Set(context.Background(), strconv.FormatUint(k, 10), v) == nil
+	err := g.c.Set(context.Background(), strconv.FormatUint(k, 10), v)
+	if g.wait {
+		g.rc.Wait()
+	}
+	return err == nil
 }
 
 // Wait implements Waiter.

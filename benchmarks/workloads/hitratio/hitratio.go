@@ -5,8 +5,21 @@
 //
 // Method (the traces' README): one goroutine replays a trace against one cache; each
 // access is a Get, and a miss is followed by a Set of the same key. Hit ratio = hits
-// / accesses. Replays of different caches and capacities run side by side on
-// Options.Workers goroutines, each replay on its own cache.
+// / accesses. Each trace is replayed in two ways:
+//
+//   - policy: every cache is built synchronous (caches.Spec.Build with sync), so
+//     that each access has reached its eviction policy, and the evictions it
+//     causes are made, before the next one. The figures then depend on the policy
+//     alone, not on how far a background goroutine lags behind the replay, so
+//     replays of different caches run side by side on Options.Workers goroutines.
+//     The caches that seed their hashing or admission at random (caches.Spec.Seeded)
+//     are replayed several times (Options.Runs, Options.LargeRuns).
+//   - deployed: the caches whose bookkeeping is asynchronous (those with a
+//     caches.Spec.NewSync), built as by default and never waited for, replayed one
+//     at a time so that their background goroutines have the machine to themselves.
+//
+// Bélády's optimum (OPT, opt.go) bounds every figure from above and plain LRU
+// (lru.go) is the floor; both are computed, once per capacity.
 package hitratio
 
 import (
@@ -38,40 +51,42 @@ type Options struct {
 	// Default all (with Short, Glimpse, Mixed and Zipf).
 	Traces []string
 	// AllCapacities measures P3 at all eight capacities of the README instead of
-	// four (it is the longest trace). Default false.
+	// the default few (it is the longest trace). Default false.
 	AllCapacities bool
 	// Caches names the configurations to compare (see caches.All). Default fresh,
 	// otter, theine, ristretto, sturdyc, ttlcache and xsync.Map. The references are
 	// always added (see caches.WithReferences).
 	Caches []string
-	// NoWait replays ristretto and gocache without waiting after each Set: what an
-	// application that reads a key again at once gets. Default false: Wait is called
-	// after each Set, so that their ratios show their policy.
-	NoWait bool
-	// Repeats is how many times fresh and otter (and fresh-ttl and otter-expiry,
-	// when asked for) replay a trace at capacities up to 2000 entries, where
-	// W-TinyLFU's results vary by points from run to run (otter seeds its hash and
-	// its admission at random); the tables show the mean. Default 3.
-	Repeats int
+	// Runs is how many times each seeded cache (caches.Spec.Seeded) replays a trace
+	// for the policy table at capacities up to SmallCapacity entries, where its
+	// runs differ the most. Default 10; with Short, 3.
+	Runs int
+	// LargeRuns is the same above SmallCapacity. Default 3; with Short, 2. A trace
+	// may ask for fewer (P3, see the notes of the report).
+	LargeRuns int
+	// DeployedRuns is how many times each cache replays a trace as deployed.
+	// Default 1.
+	DeployedRuns int
 	// ChurnRates are the shares of accesses that invalidate a tag in the churn
 	// variant (fresh only). Default 0.01 and 0.05.
 	ChurnRates []float64
 	// ChurnGroup is how many consecutive keys share one tag. Default 16.
 	ChurnGroup int
-	// Workers is how many replays run at once. Default GOMAXPROCS.
+	// Workers is how many policy replays run at once. Default GOMAXPROCS. The
+	// deployed replays always run one at a time.
 	Workers int
 
 	zipfAccesses int // length of the Zipf trace; zipfAccesses unless a test shrinks it
 }
 
+// SmallCapacity is the largest capacity at which the seeded caches replay a trace
+// Options.Runs times for the policy table.
+const SmallCapacity = 2000
+
 var defaultCaches = []string{
 	caches.Fresh, caches.Otter, caches.Theine, caches.Ristretto, caches.Sturdyc,
 	caches.Ttlcache, caches.Xsync,
 }
-
-// randomized lists the caches whose replays are repeated (see Options.Repeats):
-// fresh and otter, whose comparison is the point, with and without expiry.
-var randomized = []string{caches.Fresh, caches.FreshTTL, caches.Otter, caches.OtterExpiry}
 
 func (o *Options) defaults() error {
 	if o.TraceDir == "" {
@@ -85,8 +100,20 @@ func (o *Options) defaults() error {
 		o.Caches = slices.Clone(defaultCaches)
 	}
 	o.Caches = caches.WithReferences(o.Caches)
-	if o.Repeats == 0 {
-		o.Repeats = 3
+	if o.Runs == 0 {
+		o.Runs = 10
+		if o.Short {
+			o.Runs = 3
+		}
+	}
+	if o.LargeRuns == 0 {
+		o.LargeRuns = 3
+		if o.Short {
+			o.LargeRuns = 2
+		}
+	}
+	if o.DeployedRuns == 0 {
+		o.DeployedRuns = 1
 	}
 	if len(o.ChurnRates) == 0 {
 		o.ChurnRates = []float64{0.01, 0.05}
@@ -152,6 +179,9 @@ func (o *Options) selected() ([]trace, error) {
 		case len(t.full) > 0 && !o.AllCapacities:
 			t.capacities = t.full
 		}
+		if o.Short || o.AllCapacities {
+			t.deployed = nil // every capacity measured
+		}
 		out = append(out, t)
 	}
 	return out, nil
@@ -160,23 +190,100 @@ func (o *Options) selected() ([]trace, error) {
 // churnCapacity is the capacity at which the churn variant runs: the middle one.
 func churnCapacity(t trace) int { return t.capacities[len(t.capacities)/2] }
 
-// A job is one replay, or the replays of one churn case.
-type job struct {
-	trace, capacity int
-	cache           int // index into specs; -1 for churn
-	run             int
-}
+// A kind of job.
+type kind uint8
 
-// A cell identifies a replay's result (run 0 for churn). It has the fields of a
-// job, so cell(j) names the result of j.
-type cell struct {
-	trace, capacity, cache, run int
+const (
+	policyReplay   kind = iota // a synchronous instance of a cache (policy table)
+	deployedReplay             // an instance as built by default (deployed table)
+	optRun                     // Bélády's optimum
+	lruRun                     // plain LRU
+	churnRun                   // fresh with invalidation churn, every rate
+)
+
+// A job is one replay, or the replays of one churn case. It also names the result.
+type job struct {
+	kind            kind
+	trace, capacity int
+	cache           int // index into specs, for policyReplay and deployedReplay
+	run             int
 }
 
 type outcome struct {
 	hits  int
+	held  int // most entries held, sampled (see replay); -1 when unknown
 	churn []churnResult
 	err   error
+}
+
+// A plan is what Run measures: the traces, their accesses, the caches.
+type plan struct {
+	o       Options
+	traces  []trace
+	streams [][]uint64
+	specs   []caches.Spec
+}
+
+// policyRuns returns how many times the cache si replays trace ti at capacity c for
+// the policy table.
+func (p *plan) policyRuns(ti, c, si int) int {
+	if !p.specs[si].Seeded {
+		return 1
+	}
+	if c <= SmallCapacity {
+		return p.o.Runs
+	}
+	if n := p.traces[ti].largeRuns; n > 0 {
+		return min(n, p.o.LargeRuns)
+	}
+	return p.o.LargeRuns
+}
+
+// deployed reports whether the cache si has a deployed configuration of its own
+// (one whose bookkeeping is asynchronous).
+func (p *plan) deployed(si int) bool { return p.specs[si].NewSync != nil }
+
+// jobs lists the policy jobs (run side by side) and the deployed ones (one at a
+// time).
+func (p *plan) jobs() (policy, deployed []job) {
+	for ti, t := range p.traces {
+		for _, c := range t.capacities {
+			policy = append(policy, job{kind: optRun, trace: ti, capacity: c}, job{kind: lruRun, trace: ti, capacity: c})
+			for si := range p.specs {
+				for run := range p.policyRuns(ti, c, si) {
+					policy = append(policy, job{kind: policyReplay, trace: ti, capacity: c, cache: si, run: run})
+				}
+			}
+		}
+		for _, c := range t.deployedCapacities() {
+			for si := range p.specs {
+				if !p.deployed(si) {
+					continue
+				}
+				for run := range p.o.DeployedRuns {
+					deployed = append(deployed, job{kind: deployedReplay, trace: ti, capacity: c, cache: si, run: run})
+				}
+			}
+		}
+		if t.churn {
+			policy = append(policy, job{kind: churnRun, trace: ti, capacity: churnCapacity(t)})
+		}
+	}
+	// The longest first, so that the workers finish together: a churn job replays
+	// its trace once per rate and once without, with dependencies; OPT and LRU
+	// cost a fraction of a replay.
+	cost := func(j job) int {
+		n := len(p.streams[j.trace])
+		switch j.kind {
+		case churnRun:
+			n *= 2 * (len(p.o.ChurnRates) + 1)
+		case optRun, lruRun:
+			n /= 4
+		}
+		return n
+	}
+	slices.SortStableFunc(policy, func(a, b job) int { return cmp.Compare(cost(b), cost(a)) })
+	return policy, deployed
 }
 
 // Run replays every trace against every cache of o and returns the section for
@@ -194,57 +301,66 @@ func Run(ctx context.Context, o Options) (report.Section, error) {
 	if err != nil {
 		return report.Section{}, err
 	}
-	streams := make([][]uint64, len(ts))
+	p := &plan{o: o, traces: ts, specs: specs, streams: make([][]uint64, len(ts))}
 	for i, t := range ts {
 		if t.name == "Zipf" {
-			streams[i] = zipfTrace(o.zipfAccesses)
+			p.streams[i] = zipfTrace(o.zipfAccesses)
 			continue
 		}
-		if streams[i], err = t.load(o.TraceDir); err != nil {
+		if p.streams[i], err = t.load(o.TraceDir); err != nil {
 			return report.Section{}, err
 		}
 	}
-
-	var jobs []job
-	for ti, t := range ts {
-		for _, c := range t.capacities {
-			for si, sp := range specs {
-				for run := range runs(o, c, sp) {
-					jobs = append(jobs, job{trace: ti, capacity: c, cache: si, run: run})
-				}
+	// The next uses OPT needs, computed once per trace by the first OPT job.
+	nexts := make([]func() ([]int32, error), len(ts))
+	for i := range ts {
+		nexts[i] = sync.OnceValues(func() ([]int32, error) { return nextUses(p.streams[i]) })
+	}
+	do := func(j job) outcome {
+		keys := p.streams[j.trace]
+		switch j.kind {
+		case optRun:
+			next, err := nexts[j.trace]()
+			if err != nil {
+				return outcome{err: err}
 			}
+			return outcome{hits: optHits(next, j.capacity, bypass), held: -1}
+		case lruRun:
+			return outcome{hits: lruHits(keys, j.capacity), held: -1}
+		case churnRun:
+			r, err := churn(keys, j.capacity, o.ChurnRates, uint64(o.ChurnGroup))
+			return outcome{churn: r, err: err}
 		}
-		if t.churn {
-			jobs = append(jobs, job{trace: ti, capacity: churnCapacity(t), cache: -1})
+		s := specs[j.cache]
+		c, err := s.Build(j.capacity, j.kind == policyReplay)
+		if err != nil {
+			return outcome{err: fmt.Errorf("hitratio: %s: %w", s.Name, err)}
 		}
+		hits, held := replay(c, keys)
+		return outcome{hits: hits, held: held, err: c.Close()}
 	}
-	// The longest first, so that the workers finish together: churn replays cost
-	// several plain ones, and a replay costs about its trace's length.
-	cost := func(j job) int {
-		n := len(streams[j.trace])
-		if j.cache < 0 {
-			n *= 4 * (len(o.ChurnRates) + 1)
-		}
-		return n
-	}
-	slices.SortStableFunc(jobs, func(a, b job) int { return cmp.Compare(cost(b), cost(a)) })
 
-	results := make(map[cell]outcome, len(jobs))
+	policy, deployed := p.jobs()
+	results := make(map[job]outcome, len(policy)+len(deployed))
 	var mu sync.Mutex
 	ch := make(chan job)
 	var wg sync.WaitGroup
 	for range o.Workers {
 		wg.Go(func() {
 			for j := range ch {
-				out := runJob(j, specs, streams[j.trace], o)
+				t0 := time.Now()
+				out := do(j)
+				if jobDone != nil {
+					jobDone(p, j, time.Since(t0))
+				}
 				mu.Lock()
-				results[cell(j)] = out
+				results[j] = out
 				mu.Unlock()
 			}
 		})
 	}
 feed:
-	for _, j := range jobs {
+	for _, j := range policy {
 		select {
 		case ch <- j:
 		case <-ctx.Done():
@@ -253,6 +369,22 @@ feed:
 	}
 	close(ch)
 	wg.Wait()
+	// The deployed replays, one at a time: a cache's background goroutines would
+	// compete with another replay for the processors, and how far they lag behind
+	// is what these replays show.
+	for _, j := range deployed {
+		if ctx.Err() != nil {
+			break
+		}
+		t0 := time.Now()
+		results[j] = do(j)
+		if jobDone != nil {
+			jobDone(p, j, time.Since(t0))
+		}
+	}
+	if jobsDone != nil {
+		jobsDone()
+	}
 	if err := ctx.Err(); err != nil {
 		return report.Section{}, err
 	}
@@ -263,32 +395,5 @@ feed:
 	if err := errors.Join(errs...); err != nil {
 		return report.Section{}, err
 	}
-	return section(o, ts, streams, specs, results, time.Since(start)), nil
-}
-
-// smallCapacity is the largest capacity at which the randomized caches replay a
-// trace Options.Repeats times.
-const smallCapacity = 2000
-
-// runs returns how many times sp replays a trace at capacity c.
-func runs(o Options, c int, sp caches.Spec) int {
-	if c <= smallCapacity && slices.Contains(randomized, sp.Name) {
-		return o.Repeats
-	}
-	return 1
-}
-
-func runJob(j job, specs []caches.Spec, keys []uint64, o Options) outcome {
-	if j.cache < 0 {
-		r, err := churn(keys, j.capacity, o.ChurnRates, uint64(o.ChurnGroup))
-		return outcome{churn: r, err: err}
-	}
-	s := specs[j.cache]
-	c, err := s.New(j.capacity)
-	if err != nil {
-		return outcome{err: fmt.Errorf("hitratio: %s: %w", s.Name, err)}
-	}
-	wait := !o.NoWait && (s.Name == caches.Ristretto || s.Name == caches.Gocache)
-	hits := replay(c, keys, wait)
-	return outcome{hits: hits, err: c.Close()}
+	return section(p, results, time.Since(start)), nil
 }

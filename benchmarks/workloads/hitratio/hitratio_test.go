@@ -16,29 +16,44 @@ func TestRunShort(t *testing.T) {
 		Short:        true,
 		Traces:       []string{"Glimpse", "Zipf"},
 		Caches:       []string{caches.Fresh, caches.FreshTTL, caches.Ristretto},
-		Repeats:      2,
+		Runs:         2,
+		LargeRuns:    2,
 		zipfAccesses: 5_000,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The summary, one table per trace, and the churn table.
-	if got := len(s.Tables); got != 4 {
-		t.Fatalf("got %d tables; want 4", got)
+	// The summary, two tables per trace (policy, deployed), and the churn table.
+	if got := len(s.Tables); got != 6 {
+		t.Fatalf("got %d tables; want 6", got)
 	}
 	if got := len(s.Charts); got != 2 {
 		t.Errorf("got %d charts; want 2", got)
 	}
+	// Two fresh configurations: two summary rows per trace.
+	if got := len(s.Tables[0].Rows); got != 4 {
+		t.Errorf("summary has %d rows; want 4", got)
+	}
 	glimpse := s.Tables[1]
-	// capacity, 6 caches (otter, otter-expiry and xsync.Map added), 2 differences,
-	// the spread.
-	if got := len(glimpse.Columns); got != 10 {
-		t.Errorf("Glimpse table has columns %v; want 9", glimpse.Columns)
+	// capacity, 6 caches (otter, otter-expiry and xsync.Map added), OPT, LRU, 3
+	// verdict columns per fresh configuration, held more than capacity.
+	if got := len(glimpse.Columns); got != 1+6+2+2*3+1 {
+		t.Errorf("Glimpse policy table has columns %v; want 16", glimpse.Columns)
 	}
 	if got := len(glimpse.Rows); got != 2 {
-		t.Errorf("Glimpse table has %d rows; want 2", got)
+		t.Errorf("Glimpse policy table has %d rows; want 2", got)
 	}
-	if got := len(s.Tables[3].Rows); got != 4 {
+	for _, row := range glimpse.Rows {
+		if got := row[len(row)-1]; got != "none" {
+			t.Errorf("Glimpse policy table, capacity %s: held more than capacity: %s; want none", row[0], got)
+		}
+	}
+	// capacity; fresh, fresh-ttl, ristretto, otter, otter-expiry; OPT; the most
+	// entries each held.
+	if got := len(s.Tables[2].Columns); got != 1+5+1+5 {
+		t.Errorf("Glimpse deployed table has columns %v; want 12", s.Tables[2].Columns)
+	}
+	if got := len(s.Tables[5].Rows); got != 4 {
 		t.Errorf("churn table has %d rows; want 2 traces × 2 rates", got)
 	}
 }

@@ -10,27 +10,30 @@ import (
 	"github.com/freshcache/fresh/benchmarks/caches"
 )
 
+// sampleEvery is how many accesses apart replay counts the entries a cache holds.
+const sampleEvery = 100
+
 // replay plays keys against c as the traces README says, one access after the
-// other: a Get, and on a miss a Set of the same key. With wait, a cache that
-// applies Sets asynchronously (caches.Waiter) is waited for after each Set. It
-// returns the number of hits.
-func replay(c caches.Cache, keys []uint64, wait bool) int {
-	w, _ := c.(caches.Waiter)
-	if !wait {
-		w = nil
-	}
-	hits := 0
-	for _, k := range keys {
+// other: a Get, and on a miss a Set of the same key. It returns the number of hits
+// and the most entries c held (caches.Sizer) when sampled every sampleEvery
+// accesses and at the end, or -1 when c cannot tell.
+func replay(c caches.Cache, keys []uint64) (hits, held int) {
+	s, _ := c.(caches.Sizer)
+	held = -1
+	for i, k := range keys {
 		if _, ok := c.Get(k); ok {
 			hits++
-			continue
+		} else {
+			c.Set(k, k)
 		}
-		c.Set(k, k)
-		if w != nil {
-			w.Wait()
+		if s != nil && i%sampleEvery == sampleEvery-1 {
+			held = max(held, s.Len())
 		}
 	}
-	return hits
+	if s != nil {
+		held = max(held, s.Len())
+	}
+	return hits, held
 }
 
 // churnResult is the outcome of a replay with invalidations.
@@ -53,7 +56,10 @@ func (b bitset) add(i int)      { b[i/64] |= 1 << (i % 64) }
 // churn replays keys against fresh caches of capacity entries in which key k
 // depends on tag k/group: first with no invalidation (the baseline, at rate 0),
 // then once per rate, where after an access, with probability rate, the tag of the
-// key just accessed is invalidated (writes follow the popularity of reads).
+// key just accessed is invalidated (writes follow the popularity of reads). The
+// caches run their store's maintenance inline, as in the policy table, so that the
+// replays compare invalidations rather than how far a background goroutine lagged
+// in each.
 func churn(keys []uint64, capacity int, rates []float64, group uint64) ([]churnResult, error) {
 	base := make(bitset, (len(keys)+63)/64)
 	out := make([]churnResult, 0, len(rates)+1)
@@ -71,7 +77,7 @@ func churn(keys []uint64, capacity int, rates []float64, group uint64) ([]churnR
 // otherwise it counts the invalidated misses against base.
 func replayChurn(keys []uint64, capacity int, rate float64, group, seed uint64, base bitset) (churnResult, error) {
 	ctx := context.Background()
-	c, err := fresh.New(fresh.Options[uint64, uint64]{MaxEntries: capacity})
+	c, err := fresh.New(fresh.Options[uint64, uint64]{MaxEntries: capacity, Executor: func(f func()) { f() }})
 	if err != nil {
 		return churnResult{}, err
 	}

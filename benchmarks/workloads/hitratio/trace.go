@@ -24,8 +24,22 @@ type trace struct {
 	capacities []int // the capacities of the README
 	full       []int // the capacities measured by default, when not all of them
 	short      []int // the capacities measured with Options.Short; none: skipped
-	churn      bool  // run the churn variant
-	load       func(dir string) ([]uint64, error)
+	// deployed are the capacities measured as deployed, when not all those
+	// measured: a subset of full.
+	deployed []int
+	// largeRuns, when not 0, caps the policy runs of a seeded cache above
+	// SmallCapacity (Options.LargeRuns), for the longest trace.
+	largeRuns int
+	churn     bool // run the churn variant
+	load      func(dir string) ([]uint64, error)
+}
+
+// deployedCapacities returns the capacities at which t is replayed as deployed.
+func (t trace) deployedCapacities() []int {
+	if len(t.deployed) == 0 {
+		return t.capacities
+	}
+	return t.deployed
 }
 
 func steps(from, step, n int) []int {
@@ -49,6 +63,8 @@ func traces() []trace {
 			name:       "P3",
 			capacities: []int{25_000, 50_000, 100_000, 200_000, 300_000, 400_000, 500_000, 600_000},
 			full:       []int{25_000, 100_000, 300_000, 600_000},
+			deployed:   []int{25_000, 300_000},
+			largeRuns:  2,
 			load:       func(dir string) ([]uint64, error) { return readFile(dir, "arc/p3.gz", readARC) },
 		},
 		{

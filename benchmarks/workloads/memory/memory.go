@@ -1,6 +1,7 @@
 // Package memory is workload 4 of the benchmarks: the heap bytes each cache takes
-// per entry, at 1k, 10k, 100k and 1M entries, for fresh with no dependencies and
-// with two per entry, against otter, the ceiling and the other competitors.
+// per entry, at 1k, 10k, 100k and 1M entries, for fresh with no dependencies, with
+// two tags shared with other entries and with one or two entities of the entry's
+// own, against otter, the ceiling and the other competitors.
 //
 // Every case runs in a process of its own, so that no other case's garbage, pools
 // or caches are counted: Run starts the current executable again (os.Executable)
@@ -51,17 +52,18 @@ type Options struct {
 	// Sizes are the numbers of entries. Default 1k, 10k, 100k and 1M.
 	Sizes []int
 	// Caches names the configurations to measure: those of caches.All, and
-	// fresh-2tags (two tags per entry from a pool of 10k) and fresh-2entities (two
-	// entities per entry of its own). Default fresh, fresh-2tags, fresh-2entities,
-	// fresh-ttl, otter, otter-expiry, theine, ristretto, sturdyc, ttlcache, gocache
-	// and xsync.Map. The references are always added (see caches.WithReferences).
+	// fresh-2tags (two tags per entry from a pool of 10k), fresh-1entity and
+	// fresh-2entities (one and two entities per entry of its own). Default fresh,
+	// fresh-2tags, fresh-1entity, fresh-2entities, fresh-ttl, otter, otter-expiry,
+	// theine, ristretto, sturdyc, ttlcache, gocache and xsync.Map. The references
+	// are always added (see caches.WithReferences).
 	Caches []string
 	// Timeout bounds each child process. Default 2 minutes.
 	Timeout time.Duration
 }
 
 var defaultCaches = []string{
-	caches.Fresh, Fresh2Tags, Fresh2Entities, caches.FreshTTL, caches.Otter, caches.OtterExpiry,
+	caches.Fresh, Fresh2Tags, Fresh1Entity, Fresh2Entities, caches.FreshTTL, caches.Otter, caches.OtterExpiry,
 	caches.Theine, caches.Ristretto, caches.Sturdyc, caches.Ttlcache, caches.Gocache, caches.Xsync,
 }
 

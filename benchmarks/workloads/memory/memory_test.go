@@ -21,7 +21,7 @@ func TestRunShort(t *testing.T) {
 	s, err := Run(context.Background(), Options{
 		Short:  true,
 		Sizes:  []int{2000},
-		Caches: []string{caches.Fresh, Fresh2Tags, Fresh2Entities},
+		Caches: []string{caches.Fresh, Fresh2Tags, Fresh1Entity, Fresh2Entities},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -29,17 +29,24 @@ func TestRunShort(t *testing.T) {
 	if len(s.Tables) != 2 {
 		t.Fatalf("got %d tables; want 2", len(s.Tables))
 	}
-	// fresh, fresh-2tags, fresh-2entities, then otter and xsync.Map added.
-	if got := len(s.Tables[0].Rows); got != 5 {
-		t.Errorf("per-entry table has %d rows; want 5", got)
+	// fresh, fresh-2tags, fresh-1entity, fresh-2entities, then otter and xsync.Map
+	// added.
+	if got := len(s.Tables[0].Rows); got != 6 {
+		t.Errorf("per-entry table has %d rows; want 6", got)
 	}
-	if got := len(s.Tables[1].Rows); got != 3 {
-		t.Errorf("target table has %d rows; want 3", got)
+	if got := len(s.Tables[1].Rows); got != 4 {
+		t.Fatalf("target table has %d rows; want 4", got)
+	}
+	// The allowed bytes of each configuration, in the order of Caches.
+	for i, want := range []string{"32 (32 + 16 × 0 deps)", "64 (32 + 16 × 2 deps)", "48 (48 × 1 unique)", "96 (48 × 2 unique)"} {
+		if got := s.Tables[1].Rows[i][6]; got != want {
+			t.Errorf("target row %d (%s): allowed %q; want %q", i, s.Tables[1].Rows[i][0], got, want)
+		}
 	}
 }
 
 func TestChild(t *testing.T) {
-	for _, name := range []string{caches.Fresh, Fresh2Entities, caches.Xsync} {
+	for _, name := range []string{caches.Fresh, Fresh1Entity, Fresh2Entities, caches.Xsync} {
 		r, err := child(name + "/5000")
 		if err != nil {
 			t.Fatal(err)

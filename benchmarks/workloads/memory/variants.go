@@ -9,12 +9,13 @@ import (
 	"github.com/freshcache/fresh/benchmarks/caches"
 )
 
-// The fresh configurations with two dependencies per entry that this package adds
-// to caches.All.
+// The fresh configurations with dependencies that this package adds to caches.All.
 const (
 	// Fresh2Tags gives entry k the tags k mod 10k and (31k+17) mod 10k, of a pool of
 	// 10k tags shared by all entries.
 	Fresh2Tags = "fresh-2tags"
+	// Fresh1Entity gives entry k the entity a:k, which no other entry shares.
+	Fresh1Entity = "fresh-1entity"
 	// Fresh2Entities gives entry k the entities a:k and b:k, which no other entry
 	// shares.
 	Fresh2Entities = "fresh-2entities"
@@ -35,6 +36,12 @@ func builderFor(name string) (func(capacity int) (caches.Cache, error), error) {
 					fresh.Tag("t" + strconv.FormatUint(k%tagPool, 10)),
 					fresh.Tag("t" + strconv.FormatUint((31*k+17)%tagPool, 10)),
 				}
+			})
+		}, nil
+	case Fresh1Entity:
+		return func(capacity int) (caches.Cache, error) {
+			return newFreshDeps(name, capacity, func(k uint64) []fresh.Dep {
+				return []fresh.Dep{fresh.Entity("a", k)}
 			})
 		}, nil
 	case Fresh2Entities:
@@ -58,6 +65,9 @@ type freshDeps struct {
 	deps func(k uint64) []fresh.Dep
 }
 
+// newFreshDeps returns a fresh cache of capacity entries in the default hub, with
+// hit statistics on (the default: Options.NoHitStats only saves a striped counter
+// per cache, nothing per entry).
 func newFreshDeps(name string, capacity int, deps func(uint64) []fresh.Dep) (*freshDeps, error) {
 	c, err := fresh.New(fresh.Options[uint64, uint64]{MaxEntries: capacity})
 	if err != nil {
