@@ -29,17 +29,17 @@ import (
 // These are what keep G0, G0' and G1 (see the package documentation) true. Each site
 // that relies on one cites it.
 //
-//   - I1, no record without its tombstone. A dependency record is never visible in
-//     the tracker without the latest tombstone written to it, and a dependency with no
-//     record never has a tombstone above prunedMax: both are written before the shard
-//     lock that publishes the record (or its removal) is released. A record is created
-//     with tombstone prunedMax, so no path that creates one can forget an
-//     invalidation.
+//   - I1, no tombstone is ever lowered. The tombstones live in a table of slots
+//     (tracker.go), each the maximum of the positions of the invalidations of every
+//     name that selects it; a dependency reads the smaller of its two slots, an upper
+//     bound of its own tombstone. Nothing is forgotten: the table keeps no record to
+//     prune, and growth starts each new slot from the old slot that covered it, under
+//     a lock that no invalidation holds while it writes.
 //   - I2, every load that can still store is fenceable. Delete, Set, InvalidatePattern,
 //     Flush and Close fence every load of the keys they touch that is still in the
 //     flight table; a load leaves the table only when it is fenced, finished, or
-//     abandoned. A load whose callers all left is abandoned: fenced for good, and its
-//     fill registration ended, so it neither stores nor pins tombstones.
+//     abandoned. A load whose callers all left is abandoned: fenced for good, so it
+//     never stores.
 //   - I3, nested reads keep the outer position when they can. A nested read that was
 //     validated after the outer fill position was taken (a hit, a flight result
 //     re-checked on return, a memo answer re-checked against its tombstones) is
@@ -134,7 +134,7 @@ type HubOptions struct {
 	// invalidated are invalidated with it: that is safe (a value is dropped, never
 	// kept too long), and the smaller the table and the more invalidations an entry
 	// lives through, the more often it happens. Default 0: the table grows with the
-	// caches registered, about one slot (12 bytes) per entry they may hold, from 4096
+	// caches registered, about one slot (8 bytes) per entry they may hold, from 4096
 	// slots to 2^26. Set it only to bound memory, or to test.
 	DependencySlots int
 

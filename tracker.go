@@ -27,9 +27,9 @@ import (
 // share slots may be invalidated together (a value is dropped that need not be), but
 // no value outlives an invalidation of its own dependency (I1). The table costs no
 // record, map entry or name per dependency, nothing to intern on a fill and nothing
-// to prune; it grows with the capacity of the hub's caches (reserve), which keeps
-// the chance that an invalidation also hits both slots of an unrelated dependency
-// small.
+// to prune; it grows with the capacity of the hub's caches (reserve), 8 bytes per
+// slot, which keeps the chance that an invalidation also hits both slots of an
+// unrelated dependency small.
 type tracker struct {
 	// pos, floor, proofUntil and tab are read by every hit; they change only on
 	// invalidations, flushes and growth, and sit on a cache line of their own, away
@@ -44,7 +44,12 @@ type tracker struct {
 	// past MaxStaleness resumes its readers as soon as its watchdog.
 	proofUntil atomic.Int64
 	tab        atomic.Pointer[slotTable]
-	_          [32]byte
+	// busy counts the invalidations in progress: each raises it before it takes its
+	// position and lowers it once its tombstones are written, so a reader that reads
+	// the position p and then finds busy at 0 knows that every invalidation at or
+	// before p has written its tombstones (I3; check, currentAt).
+	busy atomic.Int64
+	_    [24]byte
 	start      time.Time // the origin of proofUntil; set before any cache exists
 
 	epoch atomic.Uint64 // counts floor raises, for Stats and bus messages
@@ -57,13 +62,11 @@ type tracker struct {
 	fixed    bool         // the table's size was set by HubOptions.DependencySlots
 }
 
-// A slotTable holds the tombstones. Each slot is a max-register of the positions of
-// the invalidations of the names that select it, and a count of those invalidations
-// in progress (pending), which a nested read must see as not yet applied (I3).
+// A slotTable holds the tombstones: each slot is a max-register of the positions of
+// the invalidations of the names that select it.
 type slotTable struct {
 	mask  uint64
 	tombs []atomic.Uint64
-	pend  []atomic.Uint32
 }
 
 const (
@@ -72,7 +75,7 @@ const (
 )
 
 func newSlotTable(n int) *slotTable {
-	return &slotTable{mask: uint64(n - 1), tombs: make([]atomic.Uint64, n), pend: make([]atomic.Uint32, n)}
+	return &slotTable{mask: uint64(n - 1), tombs: make([]atomic.Uint64, n)}
 }
 
 // slots returns the two slots of id.
@@ -89,12 +92,6 @@ func (s *slotTable) slots(id uint64) (a, b uint64) {
 func (s *slotTable) tomb(id uint64) uint64 {
 	a, b := s.slots(id)
 	return min(s.tombs[a].Load(), s.tombs[b].Load())
-}
-
-// busy reports whether an invalidation that may concern id is in progress.
-func (s *slotTable) busy(id uint64) bool {
-	a, b := s.slots(id)
-	return s.pend[a].Load()|s.pend[b].Load() != 0
 }
 
 func newTracker(slots int) *tracker {
@@ -154,33 +151,22 @@ func (t *tracker) invalidate(names []string) uint64 {
 }
 
 // invalidateIDs applies an invalidation of the dependencies ids at a new position and
-// returns it.
-//
-// It marks the slots pending before it takes the position and clears the marks once
-// the tombstones are written, so that a reader who reads a position p, then finds
-// the slots of a dependency neither pending nor invalidated after its entry, knows
-// that every invalidation at or before p is reflected in that entry (see currentAt,
-// I3).
+// returns it. It counts itself busy from before it takes the position until its
+// tombstones are written (I3).
 func (t *tracker) invalidateIDs(ids []uint64) uint64 {
 	t.growMu.RLock()
 	defer t.growMu.RUnlock()
 	s := t.tab.Load()
-	for _, id := range ids {
-		a, b := s.slots(id)
-		s.pend[a].Add(1)
-		s.pend[b].Add(1)
-	}
+	t.busy.Add(1)
 	p := t.pos.Add(1)
 	pause(pointPositionTaken)
 	for _, id := range ids {
 		a, b := s.slots(id)
 		maxStore(&s.tombs[a], p)
 		maxStore(&s.tombs[b], p)
-		// I1, I3: both tombstones are written before either mark is cleared.
-		s.pend[a].Add(math.MaxUint32)
-		s.pend[b].Add(math.MaxUint32)
 		pause(pointInvalidated)
 	}
+	t.busy.Add(-1) // I3: after every tombstone
 	return p
 }
 
@@ -200,15 +186,15 @@ func (t *tracker) validAt(ids []uint64, pos uint64) bool {
 
 // currentAt reports whether a value filled at pos with dependencies ids reflects
 // every invalidation whose position was taken before the call: valid, and no
-// invalidation of its dependencies half done (I3). The pending marks are read before
-// the tombstones, which an invalidation writes before it clears the marks.
+// invalidation half done (I3). busy is read before the tombstones, which an
+// invalidation writes before it lowers busy.
 func (t *tracker) currentAt(ids []uint64, pos uint64) bool {
-	if pos < t.floor.Load() {
+	if pos < t.floor.Load() || t.busy.Load() != 0 {
 		return false
 	}
 	s := t.tab.Load()
 	for _, id := range ids {
-		if s.busy(id) || s.tomb(id) > pos {
+		if s.tomb(id) > pos {
 			return false
 		}
 	}
@@ -218,22 +204,19 @@ func (t *tracker) currentAt(ids []uint64, pos uint64) bool {
 // check reports whether an entry filled at pos with the depSet ds is still valid,
 // given p, the hub's position read before the call (and above pos). It answers from
 // the depSet's memo when no invalidation took a position since the memo's, and
-// otherwise looks at the tombstones and raises the memo to p when no invalidation of
-// the dependencies is in progress: an invalidation that took a position up to p
-// marked its slots pending before that, and clears the marks only after writing its
-// tombstones, so one that the look did not see pending had written them (I3).
+// otherwise looks at the tombstones and raises the memo to p when no invalidation was
+// in progress: an invalidation that took a position up to p counted itself busy
+// before that, and stops only after writing its tombstones, so with busy at 0 the
+// look saw all of them (I3).
 func (t *tracker) check(ds unsafe.Pointer, pos, p uint64) bool {
 	hdr := atomic.LoadUint64((*uint64)(ds))
 	if hdr&memoMask >= p {
 		return true
 	}
-	s := t.tab.Load() // after p: a table grown since holds every tombstone up to p
-	quiet := true
+	quiet := t.busy.Load() == 0 // after p, before the tombstones
+	s := t.tab.Load()           // after p: a table grown since holds every tombstone up to p
 	for _, id := range depSetIDs(ds, hdr) {
 		a, b := s.slots(id)
-		if s.pend[a].Load()|s.pend[b].Load() != 0 {
-			quiet = false
-		}
 		if min(s.tombs[a].Load(), s.tombs[b].Load()) > pos {
 			return false
 		}
