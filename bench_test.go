@@ -194,7 +194,7 @@ func newNestedBenchCache(b *testing.B, n int) *fresh.Cache[int, int] {
 	return c
 }
 
-// churnInvalidations invalidates an unrelated tag every 100µs until stopped.
+// churnInvalidations invalidates an unrelated tag (64 in turn) every 100µs until stopped.
 func churnInvalidations(c *fresh.Cache[int, int]) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -207,7 +207,8 @@ func churnInvalidations(c *fresh.Cache[int, int]) (stop func()) {
 			case <-done:
 				return
 			case <-tick.C:
-				_ = c.Invalidate(context.Background(), fresh.Tag(fmt.Sprint("unrelated", i)))
+				// 64 tags in turn, as in the core workload (benchmarks/workloads/core).
+				_ = c.Invalidate(context.Background(), fresh.Tag(fmt.Sprint("unrelated", i%64)))
 			}
 		}
 	}()

@@ -261,3 +261,39 @@ func TestInvalidationsKeepNoState(t *testing.T) {
 		t.Fatalf("the heap grew by %d bytes over a million invalidations", grew)
 	}
 }
+
+// TestChurnGrowsTable: a stream of invalidations grows the table, each time it has
+// taken half as many invalidations as the table has slots, up to its bound; entries
+// filled on the grown table survive unrelated churn of that size.
+func TestChurnGrowsTable(t *testing.T) {
+	ctx := context.Background()
+	h := testHub(t, HubOptions{})
+	c := testCache(t, Options[int, int]{Hub: h, MaxEntries: 1000})
+	if n := h.Stats().Slots; n != minSlots {
+		t.Fatalf("%d slots before any invalidation; want %d", n, minSlots)
+	}
+	for i := range 200_000 {
+		c.Invalidate(ctx, Entity("churn", i))
+	}
+	if n := h.Stats().Slots; n != churnMin {
+		t.Fatalf("%d slots after 200k invalidations; want the bound %d", n, churnMin)
+	}
+	for k := range 1000 {
+		c.Set(ctx, k, k, DependsOn(Entity("e", k)))
+	}
+	for i := range churnMin / 8 {
+		c.Invalidate(ctx, Entity("other", i))
+	}
+	dropped := 0
+	for k := range 1000 {
+		if _, ok := c.Get(k); !ok {
+			dropped++
+		}
+	}
+	// Each of the 8192 invalidations raises 2 of 65536 slots: an entry loses both
+	// of its slots with a chance of about (1 − e^(−1/4))², 5%.
+	t.Logf("%d of 1000 entries dropped by %d unrelated invalidations on %d slots", dropped, churnMin/8, churnMin)
+	if dropped > 100 {
+		t.Fatalf("%d of 1000 entries dropped by unrelated invalidations", dropped)
+	}
+}

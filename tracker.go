@@ -58,8 +58,10 @@ type tracker struct {
 	// its last tombstone, and exclusively by growth, so that no tombstone is written
 	// to a table that is being copied.
 	growMu   sync.RWMutex
-	reserved atomic.Int64 // the capacity the hub's caches asked for (reserve)
-	fixed    bool         // the table's size was set by HubOptions.DependencySlots
+	reserved atomic.Int64  // the capacity the hub's caches asked for (reserve)
+	fixed    bool          // the table's size was set by HubOptions.DependencySlots
+	growAt   atomic.Uint64 // the position from which invalidations grow the table (churn)
+	growing  atomic.Bool   // a churn growth is running
 }
 
 // A slotTable holds the tombstones: each slot is a max-register of the positions of
@@ -102,6 +104,7 @@ func newTracker(slots int) *tracker {
 	} else {
 		t.tab.Store(newSlotTable(minSlots))
 	}
+	t.growAt.Store(uint64(t.slotCount() / 2))
 	return t
 }
 
@@ -113,14 +116,48 @@ func roundPow2(n uint64) uint64 {
 	return 1 << bits.Len64(n-1)
 }
 
-// reserve grows the table for a cache of capacity n more entries: the table keeps
-// about one slot per entry the hub's caches may hold, between minSlots and maxSlots.
-// Growth doubles the table: slot i of the new table starts at the old table's slot
-// i mod its size, whose names include every name that selects i, so no tombstone is
-// lowered (I1).
+// reserve grows the table for a cache of capacity n more entries (n < 0: a cache
+// closed): the table keeps at least one slot per entry the hub's caches may hold,
+// between minSlots and maxSlots.
 func (t *tracker) reserve(n int) {
-	want := roundPow2(uint64(min(max(t.reserved.Add(int64(n)), 1), maxSlots)))
-	if t.fixed || uint64(len(t.tab.Load().tombs)) >= want {
+	t.grow(roundPow2(uint64(min(max(t.reserved.Add(int64(n)), 1), maxSlots))))
+}
+
+// churnFactor bounds the growth under invalidations: the table grows up to
+// churnFactor slots per entry reserved (and to at least churnMin slots).
+const (
+	churnFactor = 4
+	churnMin    = 1 << 16
+)
+
+// churned grows the table when the invalidations since its last growth reach half
+// its size, up to churnFactor times the capacity reserved. A dependency is dropped
+// with an unrelated one when both its slots were raised after its entry's position:
+// the chance grows with the invalidations an entry lives through, relative to the
+// table's size, so a table that stays larger than the stream of invalidations keeps
+// it small for the entries filled since.
+func (t *tracker) churned(p uint64) {
+	if t.fixed || !t.growing.CompareAndSwap(false, true) {
+		return
+	}
+	defer t.growing.Store(false)
+	if p < t.growAt.Load() {
+		return // another goroutine grew the table meanwhile
+	}
+	limit := roundPow2(uint64(min(max(churnFactor*t.reserved.Load(), churnMin), maxSlots)))
+	size := uint64(t.slotCount())
+	if size < limit {
+		t.grow(2 * size)
+		size *= 2
+	}
+	t.growAt.Store(p + size/2)
+}
+
+// grow makes the table at least want slots. Growth doubles the table: slot i of the
+// new table starts at the old table's slot i mod its size, whose names include every
+// name that selects i, so no tombstone is lowered (I1).
+func (t *tracker) grow(want uint64) {
+	if t.fixed || uint64(t.slotCount()) >= want {
 		return
 	}
 	t.growMu.Lock()
@@ -134,6 +171,7 @@ func (t *tracker) reserve(n int) {
 		nt.tombs[i].Store(old.tombs[uint64(i)&old.mask].Load())
 	}
 	t.tab.Store(nt)
+	t.growAt.Store(t.pos.Load() + want/2)
 }
 
 // slotCount returns the size of the tombstone table.
@@ -154,6 +192,14 @@ func (t *tracker) invalidate(names []string) uint64 {
 // returns it. It counts itself busy from before it takes the position until its
 // tombstones are written (I3).
 func (t *tracker) invalidateIDs(ids []uint64) uint64 {
+	p := t.write(ids)
+	if p >= t.growAt.Load() {
+		t.churned(p)
+	}
+	return p
+}
+
+func (t *tracker) write(ids []uint64) uint64 {
 	t.growMu.RLock()
 	defer t.growMu.RUnlock()
 	s := t.tab.Load()

@@ -182,8 +182,8 @@ func section(o Options, res results, elapsed time.Duration) report.Section {
 		ID:    "core",
 		Title: "Core targets: hit cost, writes and invalidation latency",
 		Intro: "The targets of the core and performance issues measured side by side in one run, each as a ratio to otter configured alike; the summary comes first, computed from the tables below it. " +
-			"A hit in fresh is a hit in otter plus a check of the entry's position against the floor and, when anything was invalidated since the entry was filled, a check of each dependency. " +
-			"The churn cases invalidate a tag no entry depends on every 100 µs, which defeats the shortcut taken when nothing was invalidated since the fill. " +
+			"A hit in fresh is a hit in otter plus a check of the entry's position against the floor and, when anything was invalidated since the entry was filled, a check of its dependencies. " +
+			"The churn cases invalidate a tag no entry depends on every 100 µs (64 such tags in turn), which defeats the shortcut taken when nothing was invalidated since the fill; a hit then compares the position its entry was last found valid at, or looks at the two tombstone slots of each dependency. " +
 			"A nested value is built by a loader from other cached values and depends on what they depend on. " +
 			"Invalidate costs O(dependencies invalidated), whatever the number of entries depending on them.",
 		Tables: []report.Table{summary(o, res), hitTab, nestedTab, setTab, invTab},
