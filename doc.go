@@ -4,8 +4,8 @@
 // depends on: a Tag, an Entity (one row), a Table, or a Scope (the rows of a table
 // matching column = value conditions). When the data underneath changes, the
 // application invalidates those dependencies (Invalidate), or hands fresh the changed
-// rows (InvalidateRows), and exactly the dependent values stop being served: in every
-// cache of the process's Hub, and through a Bus in every other process.
+// rows (InvalidateRows), and the dependent values stop being served: in every cache of
+// the process's Hub, and through a Bus in every other process.
 //
 //	articles, _ := fresh.New(fresh.Options[int, Article]{
 //		TTL:    time.Hour,
@@ -98,9 +98,19 @@
 // position and writes it into each dependency's tombstone: O(dependencies), however
 // many entries depend on them. A load reads the position before its loader runs; its
 // value is valid while no dependency's tombstone is above that position. A hit checks
-// exactly that, with one atomic load per dependency; a store checks it too, and a
-// loser is not stored (Stats.Fenced counts them). The caller whose load overlapped
-// the write still gets its value: its read and the write were concurrent.
+// exactly that; a store checks it too, and a loser is not stored (Stats.Fenced counts
+// them). The caller whose load overlapped the write still gets its value: its read and
+// the write were concurrent.
+//
+// Tombstones are kept in a table of slots, two per dependency chosen by the hash of
+// its name, rather than per dependency, so that a dependency costs an entry 8 bytes
+// and nothing else. A dependency reads the smaller of its two slots, which is never
+// below its own tombstone: a value is never served after an invalidation of its own
+// dependency, but now and then one is dropped with an unrelated dependency that
+// shares both its slots, the more often the more invalidations it lives through
+// relative to the table's size (HubOptions.DependencySlots). A hit compares one
+// position when nothing was invalidated since the entry was filled, or since a hit
+// last found it valid.
 //
 // Inside a loader, Depend adds dependencies, and GetOrLoad of other cached values
 // (with the loader's context) adds theirs and a dependency on the key read
