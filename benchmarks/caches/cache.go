@@ -5,7 +5,10 @@
 // Each competitor is configured the way its documentation recommends for a bounded
 // in-memory cache of that many entries; where it cannot do what the others do (no
 // size bound, no TTL, string keys only), its Spec's Note says so, and the workloads
-// copy the Note under their tables.
+// copy the Note under their tables. A cache that does its bookkeeping in background
+// goroutines also has a synchronous configuration (Spec.NewSync, Spec.Build), in
+// which every access reaches its eviction policy before the call returns, for the
+// replays that measure policies.
 package caches
 
 import (
@@ -32,6 +35,15 @@ type Cache interface {
 // they say so.
 type Waiter interface {
 	Wait()
+}
+
+// A ReadCounter is a Cache that counts the reads that reached its eviction policy,
+// for a cache that records reads in buffers another goroutine drains and may drop
+// or lose some of them.
+type ReadCounter interface {
+	// ReadsSeen returns how many reads have reached the policy since the cache was
+	// built.
+	ReadsSeen() uint64
 }
 
 // A Sizer is a Cache that can tell how many entries it holds (an estimate for the

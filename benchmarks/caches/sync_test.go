@@ -43,6 +43,12 @@ func TestSyncHoldsCapacity(t *testing.T) {
 					t.Fatalf("access %d: holds %d entries; want at most %d", i, n, capacity)
 				}
 			}
+			if rc, ok := c.(caches.ReadCounter); ok {
+				// Scheduling, the garbage collector and the race detector (which
+				// empties sync.Pools at random) decide how many: the test only
+				// shows them.
+				t.Logf("%d reads of %d reached the policy", rc.ReadsSeen(), capacity/2+20*capacity)
+			}
 		})
 	}
 }

@@ -18,7 +18,7 @@ func theineSpec() Spec {
 		Bounded: true,
 		Seeded:  true,
 		SyncNote: "`Wait()` after each Set: theine applies a Set, and evicts for it, in its maintenance goroutine, and Wait returns once it has. " +
-			"A hit is recorded in one of theine's read buffers (16 entries, picked at random per read) and applied to the policy when that buffer fills, so the policy sees hits late (up to a few hundred accesses) and in a shuffled order, but a single goroutine never has one dropped; theine has no call that applies them sooner.",
+			"A hit is recorded in one of theine's read buffers (4 per processor, rounded up to a power of two, of 16 entries each; one picked at random per read) and applied to the policy only when that buffer fills, so the policy sees a hit tens to hundreds of hits late and out of order; a single goroutine never has one dropped, and theine has no call that applies them sooner.",
 		New: func(capacity int) (Cache, error) {
 			return newTheine(capacity, false)
 		},

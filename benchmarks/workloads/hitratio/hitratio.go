@@ -13,7 +13,9 @@
 //     alone, not on how far a background goroutine lags behind the replay, so
 //     replays of different caches run side by side on Options.Workers goroutines.
 //     The caches that seed their hashing or admission at random (caches.Spec.Seeded)
-//     are replayed several times (Options.Runs, Options.LargeRuns).
+//     are replayed several times: a few times each, then fresh and the peers in
+//     contention for the lead more (Options.Runs at small capacities,
+//     Options.LargeRuns above; see plan.topUp).
 //   - deployed: the caches whose bookkeeping is asynchronous (those with a
 //     caches.Spec.NewSync), built as by default and never waited for, replayed one
 //     at a time so that their background goroutines have the machine to themselves.
@@ -27,6 +29,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -57,12 +60,17 @@ type Options struct {
 	// otter, theine, ristretto, sturdyc, ttlcache and xsync.Map. The references are
 	// always added (see caches.WithReferences).
 	Caches []string
-	// Runs is how many times each seeded cache (caches.Spec.Seeded) replays a trace
-	// for the policy table at capacities up to SmallCapacity entries, where its
-	// runs differ the most. Default 10; with Short, 3.
+	// FirstRuns is how many times each seeded cache (caches.Spec.Seeded) replays a
+	// trace at each capacity up to SmallCapacity for the policy table, before the
+	// peers in contention for the lead are known; above SmallCapacity, where runs
+	// differ little, it replays it once. Default 2.
+	FirstRuns int
+	// Runs is how many times, at capacities up to SmallCapacity, where runs differ
+	// the most, fresh and each seeded peer in contention for the lead (see
+	// contention) replay a trace for the policy table, first runs included.
+	// Default 10; with Short, 3.
 	Runs int
-	// LargeRuns is the same above SmallCapacity. Default 3; with Short, 2. A trace
-	// may ask for fewer (P3, see the notes of the report).
+	// LargeRuns is the same above SmallCapacity. Default 2.
 	LargeRuns int
 	// DeployedRuns is how many times each cache replays a trace as deployed.
 	// Default 1.
@@ -79,9 +87,33 @@ type Options struct {
 	zipfAccesses int // length of the Zipf trace; zipfAccesses unless a test shrinks it
 }
 
-// SmallCapacity is the largest capacity at which the seeded caches replay a trace
-// Options.Runs times for the policy table.
+// SmallCapacity is the largest capacity at which fresh and its contenders replay a
+// trace Options.Runs times for the policy table.
 const SmallCapacity = 2000
+
+// contention is how close, in points, a seeded peer's mean after its first runs
+// must be to the best peer's for it to be replayed Options.Runs (or LargeRuns)
+// times: the peers further behind cannot be the best peer, whose noise is what the
+// tie rule weighs.
+const contention = 1.5
+
+// firstRuns returns how many times a seeded cache replays a trace at capacity c
+// before the contenders are known.
+func (o *Options) firstRuns(c int) int {
+	if c <= SmallCapacity {
+		return o.FirstRuns
+	}
+	return 1
+}
+
+// topRuns returns how many times fresh and its contenders replay a trace at
+// capacity c.
+func (o *Options) topRuns(c int) int {
+	if c <= SmallCapacity {
+		return o.Runs
+	}
+	return o.LargeRuns
+}
 
 var defaultCaches = []string{
 	caches.Fresh, caches.Otter, caches.Theine, caches.Ristretto, caches.Sturdyc,
@@ -106,11 +138,12 @@ func (o *Options) defaults() error {
 			o.Runs = 3
 		}
 	}
+	if o.FirstRuns == 0 {
+		o.FirstRuns = 2
+	}
+	o.Runs = max(o.Runs, o.FirstRuns)
 	if o.LargeRuns == 0 {
-		o.LargeRuns = 3
-		if o.Short {
-			o.LargeRuns = 2
-		}
+		o.LargeRuns = 2
 	}
 	if o.DeployedRuns == 0 {
 		o.DeployedRuns = 1
@@ -213,55 +246,67 @@ type outcome struct {
 	hits  int
 	held  int // most entries held, sampled (see replay); -1 when unknown
 	churn []churnResult
-	err   error
+	// readsSeen is how many reads reached the cache's policy, or -1 when the
+	// cache does not count them (caches.ReadCounter).
+	readsSeen int64
+	err       error
 }
 
-// A plan is what Run measures: the traces, their accesses, the caches.
+// A cell is one cache, or OPT or LRU (cache 0), on one trace at one capacity in one
+// table.
+type cell struct {
+	kind            kind // policyReplay, deployedReplay, optRun or lruRun
+	trace, capacity int
+	cache           int
+}
+
+func (c cell) job(run int) job {
+	return job{kind: c.kind, trace: c.trace, capacity: c.capacity, cache: c.cache, run: run}
+}
+
+// A plan is what Run measures: the traces, their accesses, the caches, and how many
+// runs each cell has.
 type plan struct {
 	o       Options
 	traces  []trace
 	streams [][]uint64
 	specs   []caches.Spec
-}
-
-// policyRuns returns how many times the cache si replays trace ti at capacity c for
-// the policy table.
-func (p *plan) policyRuns(ti, c, si int) int {
-	if !p.specs[si].Seeded {
-		return 1
-	}
-	if c <= SmallCapacity {
-		return p.o.Runs
-	}
-	if n := p.traces[ti].largeRuns; n > 0 {
-		return min(n, p.o.LargeRuns)
-	}
-	return p.o.LargeRuns
+	runs    map[cell]int
 }
 
 // deployed reports whether the cache si has a deployed configuration of its own
 // (one whose bookkeeping is asynchronous).
 func (p *plan) deployed(si int) bool { return p.specs[si].NewSync != nil }
 
-// jobs lists the policy jobs (run side by side) and the deployed ones (one at a
-// time).
+// add appends to jobs the runs that bring c to n runs.
+func (p *plan) add(jobs []job, c cell, n int) []job {
+	for run := p.runs[c]; run < n; run++ {
+		jobs = append(jobs, c.job(run))
+	}
+	p.runs[c] = max(p.runs[c], n)
+	return jobs
+}
+
+// jobs lists the first policy jobs (run side by side) and the deployed ones (one at
+// a time).
 func (p *plan) jobs() (policy, deployed []job) {
+	p.runs = map[cell]int{}
 	for ti, t := range p.traces {
 		for _, c := range t.capacities {
-			policy = append(policy, job{kind: optRun, trace: ti, capacity: c}, job{kind: lruRun, trace: ti, capacity: c})
-			for si := range p.specs {
-				for run := range p.policyRuns(ti, c, si) {
-					policy = append(policy, job{kind: policyReplay, trace: ti, capacity: c, cache: si, run: run})
+			policy = p.add(policy, cell{kind: optRun, trace: ti, capacity: c}, 1)
+			policy = p.add(policy, cell{kind: lruRun, trace: ti, capacity: c}, 1)
+			for si, sp := range p.specs {
+				n := 1
+				if sp.Seeded {
+					n = p.o.firstRuns(c)
 				}
+				policy = p.add(policy, cell{kind: policyReplay, trace: ti, capacity: c, cache: si}, n)
 			}
 		}
 		for _, c := range t.deployedCapacities() {
 			for si := range p.specs {
-				if !p.deployed(si) {
-					continue
-				}
-				for run := range p.o.DeployedRuns {
-					deployed = append(deployed, job{kind: deployedReplay, trace: ti, capacity: c, cache: si, run: run})
+				if p.deployed(si) {
+					deployed = p.add(deployed, cell{kind: deployedReplay, trace: ti, capacity: c, cache: si}, p.o.DeployedRuns)
 				}
 			}
 		}
@@ -269,9 +314,41 @@ func (p *plan) jobs() (policy, deployed []job) {
 			policy = append(policy, job{kind: churnRun, trace: ti, capacity: churnCapacity(t)})
 		}
 	}
-	// The longest first, so that the workers finish together: a churn job replays
-	// its trace once per rate and once without, with dependencies; OPT and LRU
-	// cost a fraction of a replay.
+	p.longestFirst(policy)
+	return policy, deployed
+}
+
+// topUp lists the policy jobs that bring to Options.topRuns runs the
+// configurations of fresh and the seeded peers within contention points of the
+// best peer after their first runs.
+func (p *plan) topUp(res map[job]outcome) []job {
+	var more []job
+	peers := p.peers()
+	for ti, t := range p.traces {
+		for _, c := range t.capacities {
+			best := math.Inf(-1)
+			for _, si := range peers {
+				best = max(best, p.estimate(res, cell{kind: policyReplay, trace: ti, capacity: c, cache: si}).mean)
+			}
+			for si, sp := range p.specs {
+				if !sp.Seeded {
+					continue
+				}
+				pc := cell{kind: policyReplay, trace: ti, capacity: c, cache: si}
+				if sp.Fresh || slices.Contains(peers, si) && p.estimate(res, pc).mean >= best-contention {
+					more = p.add(more, pc, p.o.topRuns(c))
+				}
+			}
+		}
+	}
+	p.longestFirst(more)
+	return more
+}
+
+// longestFirst sorts jobs by decreasing cost, so that the workers finish together:
+// a churn job replays its trace once per rate and once without, with dependencies;
+// OPT and LRU cost a fraction of a replay.
+func (p *plan) longestFirst(jobs []job) {
 	cost := func(j job) int {
 		n := len(p.streams[j.trace])
 		switch j.kind {
@@ -282,8 +359,7 @@ func (p *plan) jobs() (policy, deployed []job) {
 		}
 		return n
 	}
-	slices.SortStableFunc(policy, func(a, b job) int { return cmp.Compare(cost(b), cost(a)) })
-	return policy, deployed
+	slices.SortStableFunc(jobs, func(a, b job) int { return cmp.Compare(cost(b), cost(a)) })
 }
 
 // Run replays every trace against every cache of o and returns the section for
@@ -336,39 +412,21 @@ func Run(ctx context.Context, o Options) (report.Section, error) {
 		if err != nil {
 			return outcome{err: fmt.Errorf("hitratio: %s: %w", s.Name, err)}
 		}
-		hits, held := replay(c, keys)
-		return outcome{hits: hits, held: held, err: c.Close()}
+		out := outcome{readsSeen: -1}
+		out.hits, out.held = replay(c, keys)
+		if rc, ok := c.(caches.ReadCounter); ok {
+			out.readsSeen = int64(rc.ReadsSeen())
+		}
+		out.err = c.Close()
+		return out
 	}
 
 	policy, deployed := p.jobs()
 	results := make(map[job]outcome, len(policy)+len(deployed))
-	var mu sync.Mutex
-	ch := make(chan job)
-	var wg sync.WaitGroup
-	for range o.Workers {
-		wg.Go(func() {
-			for j := range ch {
-				t0 := time.Now()
-				out := do(j)
-				if jobDone != nil {
-					jobDone(p, j, time.Since(t0))
-				}
-				mu.Lock()
-				results[j] = out
-				mu.Unlock()
-			}
-		})
+	sideBySide(ctx, o.Workers, policy, do, results)
+	if ctx.Err() == nil {
+		sideBySide(ctx, o.Workers, p.topUp(results), do, results)
 	}
-feed:
-	for _, j := range policy {
-		select {
-		case ch <- j:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(ch)
-	wg.Wait()
 	// The deployed replays, one at a time: a cache's background goroutines would
 	// compete with another replay for the processors, and how far they lag behind
 	// is what these replays show.
@@ -376,14 +434,7 @@ feed:
 		if ctx.Err() != nil {
 			break
 		}
-		t0 := time.Now()
 		results[j] = do(j)
-		if jobDone != nil {
-			jobDone(p, j, time.Since(t0))
-		}
-	}
-	if jobsDone != nil {
-		jobsDone()
 	}
 	if err := ctx.Err(); err != nil {
 		return report.Section{}, err
@@ -396,4 +447,32 @@ feed:
 		return report.Section{}, err
 	}
 	return section(p, results, time.Since(start)), nil
+}
+
+// sideBySide runs jobs on workers goroutines and records their outcomes in results,
+// until ctx is done.
+func sideBySide(ctx context.Context, workers int, jobs []job, do func(job) outcome, results map[job]outcome) {
+	var mu sync.Mutex
+	ch := make(chan job)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range ch {
+				out := do(j)
+				mu.Lock()
+				results[j] = out
+				mu.Unlock()
+			}
+		})
+	}
+feed:
+	for _, j := range jobs {
+		select {
+		case ch <- j:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(ch)
+	wg.Wait()
 }

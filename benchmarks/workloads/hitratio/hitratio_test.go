@@ -3,6 +3,8 @@ package hitratio
 import (
 	"context"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/freshcache/fresh/benchmarks/caches"
@@ -16,8 +18,8 @@ func TestRunShort(t *testing.T) {
 		Short:        true,
 		Traces:       []string{"Glimpse", "Zipf"},
 		Caches:       []string{caches.Fresh, caches.FreshTTL, caches.Ristretto},
-		Runs:         2,
-		LargeRuns:    2,
+		Runs:         3,
+		FirstRuns:    2,
 		zipfAccesses: 5_000,
 	})
 	if err != nil {
@@ -36,9 +38,9 @@ func TestRunShort(t *testing.T) {
 	}
 	glimpse := s.Tables[1]
 	// capacity, 6 caches (otter, otter-expiry and xsync.Map added), OPT, LRU, 3
-	// verdict columns per fresh configuration, held more than capacity.
-	if got := len(glimpse.Columns); got != 1+6+2+2*3+1 {
-		t.Errorf("Glimpse policy table has columns %v; want 16", glimpse.Columns)
+	// verdict columns per fresh configuration, runs, held more than capacity.
+	if got := len(glimpse.Columns); got != 1+6+2+2*3+2 {
+		t.Errorf("Glimpse policy table has columns %v; want 17", glimpse.Columns)
 	}
 	if got := len(glimpse.Rows); got != 2 {
 		t.Errorf("Glimpse policy table has %d rows; want 2", got)
@@ -47,11 +49,33 @@ func TestRunShort(t *testing.T) {
 		if got := row[len(row)-1]; got != "none" {
 			t.Errorf("Glimpse policy table, capacity %s: held more than capacity: %s; want none", row[0], got)
 		}
+		// Runs of fresh, fresh-ttl, ristretto, otter, otter-expiry: fresh's are
+		// topped up to Runs; the others have 2 or 3, depending on their lead.
+		runs := strings.Split(row[len(row)-2], ", ")
+		if len(runs) != 5 || runs[0] != "3" || runs[1] != "3" {
+			t.Errorf("Glimpse policy table, capacity %s: runs %q; want 3 for fresh and fresh-ttl", row[0], row[len(row)-2])
+		}
+		for _, r := range runs[2:] {
+			if r != "2" && r != "3" {
+				t.Errorf("Glimpse policy table, capacity %s: runs %q; want 2 or 3 for the peers", row[0], row[len(row)-2])
+			}
+		}
+	}
+	// Zipf's capacities are above SmallCapacity: fresh is replayed LargeRuns times.
+	for _, row := range s.Tables[3].Rows {
+		if runs := strings.Split(row[len(row)-2], ", "); runs[0] != "2" {
+			t.Errorf("Zipf policy table, capacity %s: runs %q; want 2 for fresh", row[0], row[len(row)-2])
+		}
 	}
 	// capacity; fresh, fresh-ttl, ristretto, otter, otter-expiry; OPT; the most
 	// entries each held.
 	if got := len(s.Tables[2].Columns); got != 1+5+1+5 {
 		t.Errorf("Glimpse deployed table has columns %v; want 12", s.Tables[2].Columns)
+	}
+	// ristretto's synchronous instance counts the Gets its policy saw; a note gives
+	// their share.
+	if !slices.ContainsFunc(s.Notes, func(n string) bool { return strings.Contains(n, "ristretto's policy counted") }) {
+		t.Errorf("no note on the Gets ristretto dropped in %q", s.Notes)
 	}
 	if got := len(s.Tables[5].Rows); got != 4 {
 		t.Errorf("churn table has %d rows; want 2 traces × 2 rates", got)

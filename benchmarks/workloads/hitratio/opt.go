@@ -61,7 +61,7 @@ func optHits(next []int32, capacity int, miss optMiss) int {
 	resident := make([]uint64, (2*len(next)+63)/64) // bit j: the key next used at j is held
 	has := func(j int32) bool { return resident[j/64]&(1<<(j%64)) != 0 }
 	set := func(j int32) { resident[j/64] |= 1 << (j % 64) }
-	clear := func(j int32) { resident[j/64] &^= 1 << (j % 64) }
+	unset := func(j int32) { resident[j/64] &^= 1 << (j % 64) }
 	h := make(maxHeap, 0, 2*capacity+1)
 	held, hits := 0, 0
 	for i := range n {
@@ -69,7 +69,7 @@ func optHits(next []int32, capacity int, miss optMiss) int {
 		switch {
 		case has(i):
 			hits++
-			clear(i) // its heap entry is now stale
+			unset(i) // its heap entry is now stale
 			if nx >= n {
 				// Never used again: keeping it could not earn a hit, and evicting it
 				// now is what OPT would do first anyway.
@@ -86,7 +86,7 @@ func optHits(next []int32, capacity int, miss optMiss) int {
 			set(nx)
 			h.push(nx)
 		case miss == demand || nx < h[0]:
-			clear(h.pop()) // live entries are above i, stale ones at most i: the top is live
+			unset(h.pop()) // live entries are above i, stale ones at most i: the top is live
 			set(nx)
 			h.push(nx)
 		}

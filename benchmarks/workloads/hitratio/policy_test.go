@@ -1,9 +1,12 @@
 package hitratio
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/freshcache/fresh/benchmarks/caches"
 )
 
 // textbook is the reference string of the classic exercise on page replacement
@@ -113,4 +116,124 @@ func bestHits(keys []uint64, capacity int, mayDecline bool) int {
 		return best
 	}
 	return search(0, nil)
+}
+
+// TestPolicyReplaysBelowOPT replays a Zipf trace against the synchronous instance of
+// every bounded cache: none may hit more often than OPT, and ttlcache, an LRU, must
+// hit exactly as often as lruHits. A failure is a bug of the harness (a cache
+// holding more than its capacity, a replay counting wrong) or of OPT or LRU.
+func TestPolicyReplaysBelowOPT(t *testing.T) {
+	keys := zipfTrace(20_000)
+	next, err := nextUses(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, capacity := range []int{100, 1000} {
+		opt, lru := optHits(next, capacity, bypass), lruHits(keys, capacity)
+		if lru > opt {
+			t.Errorf("capacity %d: LRU %d hits > OPT %d", capacity, lru, opt)
+		}
+		for _, s := range caches.All() {
+			if !s.Bounded {
+				continue
+			}
+			c, err := s.Build(capacity, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hits, held := replay(c, keys)
+			if err := c.Close(); err != nil {
+				t.Error(err)
+			}
+			if hits > opt {
+				t.Errorf("%s, capacity %d: %d hits > OPT %d", s.Name, capacity, hits, opt)
+			}
+			if held > capacity {
+				t.Errorf("%s, capacity %d: held %d entries", s.Name, capacity, held)
+			}
+			if s.Name == caches.Ttlcache && hits != lru {
+				t.Errorf("ttlcache, capacity %d: %d hits; want LRU's %d", capacity, hits, lru)
+			}
+		}
+	}
+}
+
+func TestJudge(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		fresh, peer estimate
+		want        string
+	}{
+		{"above", estimate{mean: 40, se: 0.1, runs: 10}, estimate{mean: 39, se: 0.1, runs: 10}, within},
+		{"at the target", estimate{mean: 39.5, runs: 1}, estimate{mean: 40, runs: 1}, within},
+		{"noisy shortfall", estimate{mean: 39, se: 0.45, runs: 10}, estimate{mean: 40, se: 0.35, runs: 10}, tie}, // 1 < 2 × 0.57
+		{"clear shortfall", estimate{mean: 39, se: 0.3, runs: 10}, estimate{mean: 40, se: 0.2, runs: 10}, loss},  // 1 > 2 × 0.36
+		{"one run each", estimate{mean: 39.4, runs: 1}, estimate{mean: 40, runs: 1}, loss},                       // no noise known
+		{"deterministic peer", estimate{mean: 39, se: 0.6, runs: 10}, estimate{mean: 40, runs: 1}, tie},          // 1 < 2 × 0.6
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, _, got := judge(tc.fresh, tc.peer); got != tc.want {
+				t.Errorf("judge(%v, %v) = %s; want %s", tc.fresh, tc.peer, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEstimate(t *testing.T) {
+	e := estimateOf([]float64{1, 2, 3, 4})
+	// mean 2.5, sample standard deviation √(5/3), standard error √(5/3)/2
+	if math.Abs(e.mean-2.5) > 1e-9 || math.Abs(e.se-math.Sqrt(5.0/3)/2) > 1e-9 || e.runs != 4 {
+		t.Errorf("estimateOf(1, 2, 3, 4) = %+v; want mean 2.5, se %.4f, 4 runs", e, math.Sqrt(5.0/3)/2)
+	}
+	if got, want := e.String(), "2.50 ± 0.65"; got != want {
+		t.Errorf("String() = %q; want %q", got, want)
+	}
+	if got, want := estimateOf([]float64{7}).String(), "7.00"; got != want {
+		t.Errorf("one run: String() = %q; want %q", got, want)
+	}
+}
+
+// TestTopUp checks which caches are replayed more after their first runs: fresh
+// always, a seeded peer within contention points of the best peer, Runs times up to
+// SmallCapacity and LargeRuns times above; the others keep their first runs.
+func TestTopUp(t *testing.T) {
+	specs, err := caches.Lookup(caches.Fresh, caches.Otter, caches.Theine, caches.Ristretto, caches.Ttlcache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &plan{
+		o:       Options{Runs: 10, FirstRuns: 2, LargeRuns: 3, DeployedRuns: 1},
+		traces:  []trace{{name: "T", capacities: []int{1000, 5000}}},
+		streams: [][]uint64{make([]uint64, 100)},
+		specs:   specs,
+	}
+	// Hits out of 100 by cache: ttlcache (one run, not seeded) leads with 51; the
+	// second run of each seeded cache has one hit less, so that otter's mean is
+	// 49.5 at 1000 (within 1.5 points) and 50 at 5000 (one run); theine is 2 points
+	// or more behind, ristretto 20.
+	hits := []int{40, 50, 49, 31, 51}
+	policy, _ := p.jobs()
+	res := map[job]outcome{}
+	for _, j := range policy {
+		if j.kind == policyReplay {
+			res[j] = outcome{hits: hits[j.cache] - j.run%2}
+		}
+	}
+	res[job{kind: policyReplay, trace: 0, capacity: 1000, cache: 2, run: 1}] = outcome{hits: 47} // theine: 49 and 47
+	p.topUp(res)
+	for _, tc := range []struct {
+		capacity int
+		want     []int // runs of fresh, otter, theine, ristretto, ttlcache
+	}{
+		{1000, []int{10, 10, 2, 2, 1}},
+		{5000, []int{3, 3, 1, 1, 1}},
+	} {
+		var got []int
+		for si := range specs {
+			got = append(got, p.runs[cell{kind: policyReplay, trace: 0, capacity: tc.capacity, cache: si}])
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("capacity %d: runs %v; want %v", tc.capacity, got, tc.want)
+		}
+	}
 }

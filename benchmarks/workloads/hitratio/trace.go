@@ -25,13 +25,12 @@ type trace struct {
 	full       []int // the capacities measured by default, when not all of them
 	short      []int // the capacities measured with Options.Short; none: skipped
 	// deployed are the capacities measured as deployed, when not all those
-	// measured: a subset of full.
+	// measured: a subset of full, or of capacities when full is empty. Deployed
+	// replays run one at a time, so the long traces are replayed at their small
+	// capacities, where an overshoot of a few hundred entries matters.
 	deployed []int
-	// largeRuns, when not 0, caps the policy runs of a seeded cache above
-	// SmallCapacity (Options.LargeRuns), for the longest trace.
-	largeRuns int
-	churn     bool // run the churn variant
-	load      func(dir string) ([]uint64, error)
+	churn    bool // run the churn variant
+	load     func(dir string) ([]uint64, error)
 }
 
 // deployedCapacities returns the capacities at which t is replayed as deployed.
@@ -62,9 +61,8 @@ func traces() []trace {
 		{
 			name:       "P3",
 			capacities: []int{25_000, 50_000, 100_000, 200_000, 300_000, 400_000, 500_000, 600_000},
-			full:       []int{25_000, 100_000, 300_000, 600_000},
-			deployed:   []int{25_000, 300_000},
-			largeRuns:  2,
+			full:       []int{25_000, 300_000},
+			deployed:   []int{25_000},
 			load:       func(dir string) ([]uint64, error) { return readFile(dir, "arc/p3.gz", readARC) },
 		},
 		{
@@ -84,12 +82,14 @@ func traces() []trace {
 		{
 			name:       "Scarab",
 			capacities: []int{1_000, 5_000, 10_000, 25_000, 50_000, 75_000, 100_000, 125_000},
+			deployed:   []int{1_000, 5_000, 10_000, 25_000},
 			churn:      true,
 			load:       func(dir string) ([]uint64, error) { return readFile(dir, "scarab/scarab-recs.trace.xz", readBinary) },
 		},
 		{
 			name:       "Zipf",
 			capacities: []int{500, 1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 80_000},
+			deployed:   []int{500, 1_000, 2_000, 5_000},
 			short:      []int{5_000, 20_000},
 			churn:      true,
 			load:       func(string) ([]uint64, error) { return zipfTrace(zipfAccesses), nil },
