@@ -20,8 +20,9 @@
 //     caches.Spec.NewSync), built as by default and never waited for, replayed one
 //     at a time so that their background goroutines have the machine to themselves.
 //
-// Bélády's optimum (OPT, opt.go) bounds every figure from above and plain LRU
-// (lru.go) is the floor; both are computed, once per capacity.
+// Bélády's optimum (OPT, opt.go) bounds every policy figure from above (the
+// deployed ones can exceed it) and plain LRU (lru.go) is the floor; both are
+// computed once per capacity.
 package hitratio
 
 import (
