@@ -74,10 +74,10 @@ type Hub struct {
 	store   *storeLink // nil without a Store
 	stats   hubCounters
 
-	mu       sync.Mutex
-	views    map[string]view
-	unnamed  uint64
-	closed   atomic.Bool // set under mu; read without it by every invalidation
+	mu      sync.Mutex
+	views   map[string]view
+	unnamed uint64
+	closed  atomic.Bool // set under mu; read without it by every invalidation
 
 	suspendMu sync.Mutex
 	reasons   suspendReason // guarded by suspendMu (I5)

@@ -11,16 +11,16 @@ import "sync/atomic"
 type pausePoint uint8
 
 const (
-	pointInvalidated pausePoint = iota + 1 // tracker: a dependency's tombstones written and its pending marks cleared
-	pointPositionTaken                     // tracker: an invalidation took its position; its tombstones are not written yet
-	pointFillBegun                         // flight: the fill position was read, the loader is about to run
-	pointLoaded                            // flight: the loader returned, the value is not stored yet
-	pointStoring                           // flight: about to put a validated value into the store
-	pointLeft                              // flight: a caller left a flight
-	pointMemoHandoff                       // request scope: an answer is about to be remembered or handed over
-	pointLinkApply                         // bus link: a peer's message is about to be applied
-	pointKeyWritten                        // Set or Delete: the store was written, the key dependency not yet invalidated
-	pointWatchdog                          // bus link: the watchdog is about to check the heartbeats' age
+	pointInvalidated   pausePoint = iota + 1 // tracker: a dependency's two tombstone slots written
+	pointPositionTaken                       // tracker: an invalidation took its position; its tombstones are not written yet
+	pointFillBegun                           // flight: the fill position was read, the loader is about to run
+	pointLoaded                              // flight: the loader returned, the value is not stored yet
+	pointStoring                             // flight: about to put a validated value into the store
+	pointLeft                                // flight: a caller left a flight
+	pointMemoHandoff                         // request scope: an answer is about to be remembered or handed over
+	pointLinkApply                           // bus link: a peer's message is about to be applied
+	pointKeyWritten                          // Set or Delete: the store was written, the key dependency not yet invalidated
+	pointWatchdog                            // bus link: the watchdog is about to check the heartbeats' age
 	numPausePoints
 )
 

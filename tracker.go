@@ -48,9 +48,9 @@ type tracker struct {
 	// position and lowers it once its tombstones are written, so a reader that reads
 	// the position p and then finds busy at 0 knows that every invalidation at or
 	// before p has written its tombstones (I3; check, currentAt).
-	busy atomic.Int64
-	_    [24]byte
-	start      time.Time // the origin of proofUntil; set before any cache exists
+	busy  atomic.Int64
+	_     [24]byte
+	start time.Time // the origin of proofUntil; set before any cache exists
 
 	epoch atomic.Uint64 // counts floor raises, for Stats and bus messages
 
