@@ -134,8 +134,9 @@ type HubOptions struct {
 	// invalidated are invalidated with it: that is safe (a value is dropped, never
 	// kept too long), and the smaller the table and the more invalidations an entry
 	// lives through, the more often it happens. Default 0: the table grows with the
-	// caches registered, about one slot (8 bytes) per entry they may hold, from 4096
-	// slots to 2^26. Set it only to bound memory, or to test.
+	// caches registered, one slot (8 bytes) per entry they may hold, from 4096 slots
+	// to 2^20, and under a stream of invalidations up to 4 slots per entry (at least
+	// 2^16, at most 2^26). Set it only to bound memory, or to test.
 	DependencySlots int
 
 	// Strict makes mistakes that would otherwise go unnoticed fail loudly, at some

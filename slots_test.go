@@ -232,6 +232,11 @@ func TestSlotsFollowCapacity(t *testing.T) {
 	if n := h.Stats().Slots; n != 1<<17 {
 		t.Fatalf("%d slots after a cache was closed and another opened; want 2^17", n)
 	}
+	big := testHub(t, HubOptions{})
+	testCache(t, Options[int, int]{Hub: big, MaxEntries: 1 << 40})
+	if n := big.Stats().Slots; n != reserveCap {
+		t.Fatalf("%d slots for a cache of 2^40 entries; want the up-front bound %d", n, reserveCap)
+	}
 	f := testHub(t, HubOptions{DependencySlots: 100})
 	testCache(t, Options[int, int]{Hub: f, MaxEntries: 100_000})
 	if n := f.Stats().Slots; n != 128 {

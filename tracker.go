@@ -117,11 +117,16 @@ func roundPow2(n uint64) uint64 {
 }
 
 // reserve grows the table for a cache of capacity n more entries (n < 0: a cache
-// closed): the table keeps at least one slot per entry the hub's caches may hold,
-// between minSlots and maxSlots.
+// closed): the table keeps one slot per entry the hub's caches may hold, from
+// minSlots up to reserveCap, allocated up front; beyond that only invalidations grow
+// it (churned), since slots matter only to entries that live through invalidations.
 func (t *tracker) reserve(n int) {
-	t.grow(roundPow2(uint64(min(max(t.reserved.Add(int64(n)), 1), maxSlots))))
+	t.grow(roundPow2(uint64(min(max(t.reserved.Add(int64(n)), 1), reserveCap))))
 }
+
+// reserveCap bounds the table reserve allocates for capacity alone (8 MiB): a cache
+// configured for far more entries than it holds pays no more up front.
+const reserveCap = 1 << 20
 
 // churnFactor bounds the growth under invalidations: the table grows up to
 // churnFactor slots per entry reserved (and to at least churnMin slots).
