@@ -25,17 +25,7 @@ func TestMemoIgnoresInvalidationInProgress(t *testing.T) {
 	c := testCache(t, Options[string, int]{})
 	c.Set(ctx, "k", 1, DependsOn(Tag("x")))
 	c.Invalidate(ctx, Tag("unrelated")) // the hit below must look at the tombstones
-	taken, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	setPauseHook(func(p pausePoint) {
-		if p == pointPositionTaken {
-			once.Do(func() { close(taken); <-release })
-		}
-	})
-	defer setPauseHook(nil)
-	done := make(chan struct{})
-	go func() { defer close(done); c.Invalidate(ctx, Tag("x")) }()
-	<-taken
+	release, done := invalidateHalfway(t, func() { c.Invalidate(ctx, Tag("x")) })
 	if v, ok := c.Get("k"); ok && v != 1 {
 		t.Fatalf("Get during the invalidation = %d", v)
 	}
@@ -44,6 +34,24 @@ func TestMemoIgnoresInvalidationInProgress(t *testing.T) {
 	if v, ok := c.Get("k"); ok {
 		t.Fatalf("Get after the invalidation returned = %d: a memo taken while it was in progress kept the entry", v)
 	}
+}
+
+// invalidateHalfway runs invalidate in a goroutine and returns once the invalidation
+// has taken its position but written no tombstone; it goes on when release is
+// closed, and done is closed when it has returned.
+func invalidateHalfway(t *testing.T, invalidate func()) (release, done chan struct{}) {
+	taken := make(chan struct{})
+	release, done = make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	setPauseHook(func(p pausePoint) {
+		if p == pointPositionTaken {
+			once.Do(func() { close(taken); <-release })
+		}
+	})
+	t.Cleanup(func() { setPauseHook(nil) })
+	go func() { defer close(done); invalidate() }()
+	<-taken
+	return release, done
 }
 
 // TestMemoAfterQuietLook: the memo is taken when the look finds nothing pending, and
@@ -186,17 +194,7 @@ func TestGrowthWaitsForInvalidation(t *testing.T) {
 	h := testHub(t, HubOptions{})
 	c := testCache(t, Options[string, int]{Hub: h, MaxEntries: 10})
 	c.Set(ctx, "k", 1, DependsOn(Tag("x")))
-	taken, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	setPauseHook(func(p pausePoint) {
-		if p == pointPositionTaken {
-			once.Do(func() { close(taken); <-release })
-		}
-	})
-	defer setPauseHook(nil)
-	invalidated := make(chan struct{})
-	go func() { defer close(invalidated); c.Invalidate(ctx, Tag("x")) }()
-	<-taken
+	release, invalidated := invalidateHalfway(t, func() { c.Invalidate(ctx, Tag("x")) })
 	grown := make(chan struct{})
 	go func() { defer close(grown); h.t.reserve(1 << 16) }()
 	select {
