@@ -112,7 +112,7 @@ func idsOf(p unsafe.Pointer) []uint64 {
 	return depSetIDs(p, atomic.LoadUint64((*uint64)(p)))
 }
 
-// namesOf returns the dependency names an entry kept, or nil.
+// names returns the dependency names an entry kept (a hub with a Store), or nil.
 func (e *entry[V]) names() []string {
 	if x := e.ext(); x != nil {
 		return x.names
