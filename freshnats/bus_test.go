@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -631,5 +632,57 @@ func TestCloseRaces(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// testFailingStore is a JetStream whose first `fail` stream creations answer as a
+// server that could not create the stream's store.
+type testFailingStore struct {
+	jetstream.JetStream
+	fail  int
+	tries atomic.Int32
+}
+
+func (f *testFailingStore) CreateStream(ctx context.Context, c jetstream.StreamConfig) (jetstream.Stream, error) {
+	if int(f.tries.Add(1)) <= f.fail {
+		return nil, &jetstream.APIError{Code: 500, ErrorCode: errStreamStoreFailed, Description: "error creating store for stream"}
+	}
+	return f.JetStream.CreateStream(ctx, c)
+}
+
+// TestStreamStoreFailure: a server that fails to create a stream's store is asked
+// again, and the bus works once it succeeds; one that keeps failing gets a clear
+// error after a bounded number of tries, well within the call's context.
+func TestStreamStoreFailure(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		fail  int
+		works bool
+	}{{2, true}, {100, false}} {
+		t.Run(strconv.Itoa(c.fail), func(t *testing.T) {
+			t.Parallel()
+			nc := testModeConn(t, true)
+			bus := testBus(t, nc, Options{Namespace: testNamespace(t, nc), JetStream: true})
+			f := &testFailingStore{JetStream: bus.js, fail: c.fail}
+			bus.js = f
+			start := time.Now()
+			r := newTestRecorder()
+			_, err := bus.Subscribe(testCtx(t), r)
+			switch {
+			case c.works && err != nil:
+				t.Fatalf("Subscribe after %d store failures: %v", c.fail, err)
+			case c.works:
+				testPublish(t, bus, "m")
+				testExpect(t, r.waitMessage(t, "m"), nil, "m")
+			case err == nil || !strings.Contains(err.Error(), "error creating store for stream"):
+				t.Fatalf("Subscribe with the store failing always = %v; want the server's error", err)
+			}
+			if n := f.tries.Load(); c.works && n != int32(c.fail)+1 || !c.works && n != 5 {
+				t.Errorf("%d creations tried", n)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("Subscribe took %v", d)
+			}
+		})
 	}
 }

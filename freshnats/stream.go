@@ -70,7 +70,7 @@ func (b *Bus) ensureStream(ctx context.Context) (*jetstream.StreamInfo, error) {
 		return nil, fmt.Errorf("stream %q: JetStream does not answer; is it enabled on the server (nats-server -js)? %w", b.stream, err)
 	}
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		s, err = b.js.CreateStream(ctx, b.streamConfig())
+		s, err = b.createStream(ctx)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			s, err = b.js.Stream(ctx, b.stream) // another process created it first
 		} else if err == nil {
@@ -95,6 +95,34 @@ func (b *Bus) ensureStream(ctx context.Context) (*jetstream.StreamInfo, error) {
 	}
 	b.streamMu.Unlock()
 	return info, nil
+}
+
+// errStreamStoreFailed is the JetStream API's error code for a stream whose store
+// the server could not create (its file system answered an error).
+const errStreamStoreFailed jetstream.ErrorCode = 10049
+
+// createStream creates the bus's stream. A server that fails to create the
+// stream's store is asked again, a few times over about a second: nats-server
+// 2.9 was seen to fail this way ("could not create storage directory … no such
+// file or directory") while other streams of the account were being deleted, and
+// to succeed on the next request.
+func (b *Bus) createStream(ctx context.Context) (jetstream.Stream, error) {
+	wait := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		s, err := b.js.CreateStream(ctx, b.streamConfig())
+		var apiErr *jetstream.APIError
+		if err == nil || attempt == 5 || !errors.As(err, &apiErr) || apiErr.ErrorCode != errStreamStoreFailed {
+			return s, err
+		}
+		b.log.Warn("freshnats: the server failed to create the stream's store; asking again",
+			"stream", b.stream, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }
 
 // checkStreamConfig checks that a stream that exists already suits the bus.
