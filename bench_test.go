@@ -83,6 +83,18 @@ func BenchmarkHit(b *testing.B) {
 		}
 		runParallel(b, keys, func(k int) bool { _, ok := c.GetIfPresent(k); return ok })
 	})
+	// otter holding a pointer to such a value: what a hit would pay if fresh kept its
+	// entries behind a pointer (which would make every Set one allocation, the
+	// entry with its dependencies, in place of otter's box and fresh's depSet).
+	b.Run("impl=otter-ptr24B", func(b *testing.B) {
+		type wide struct{ V, A, B int }
+		c := otter.Must(&otter.Options[int, *wide]{MaximumSize: 2 * benchKeys})
+		defer c.StopAllGoroutines()
+		for i := range benchKeys {
+			c.Set(i, &wide{V: i})
+		}
+		runParallel(b, keys, func(k int) bool { v, ok := c.GetIfPresent(k); return ok && v.V == k })
+	})
 	b.Run("impl=fresh-0deps-ttl", func(b *testing.B) {
 		c := newBenchCache(b, 0, fresh.Options[int, int]{TTL: 1 << 40})
 		runParallel(b, keys, func(k int) bool { _, ok := c.Get(k); return ok })
@@ -324,6 +336,21 @@ func BenchmarkSet(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			c.Set(i&(benchKeys-1), i)
+			i++
+		}
+	})
+	// otter replacing a 24-byte value (fresh's entry with an int): it boxes each one.
+	b.Run("impl=otter-24B", func(b *testing.B) {
+		type wide struct{ V, A, B int }
+		c := otter.Must(&otter.Options[int, wide]{MaximumSize: 2 * benchKeys})
+		defer c.StopAllGoroutines()
+		for i := range benchKeys {
+			c.Set(i, wide{V: i})
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			c.Set(i&(benchKeys-1), wide{V: i})
 			i++
 		}
 	})

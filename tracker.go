@@ -96,6 +96,14 @@ func (s *slotTable) tomb(id uint64) uint64 {
 	return min(s.tombs[a].Load(), s.tombs[b].Load())
 }
 
+// after reports whether id's tombstone bound, tomb(id), is after pos. It reads the
+// second slot only when the first is after pos, which under churn elsewhere it
+// seldom is.
+func (s *slotTable) after(id, pos uint64) bool {
+	a, b := s.slots(id)
+	return s.tombs[a].Load() > pos && s.tombs[b].Load() > pos
+}
+
 func newTracker(slots int) *tracker {
 	t := &tracker{start: time.Now()}
 	if slots > 0 {
@@ -228,7 +236,7 @@ func (t *tracker) validAt(ids []uint64, pos uint64) bool {
 	}
 	s := t.tab.Load()
 	for _, id := range ids {
-		if s.tomb(id) > pos {
+		if s.after(id, pos) {
 			return false
 		}
 	}
@@ -245,7 +253,7 @@ func (t *tracker) currentAt(ids []uint64, pos uint64) bool {
 	}
 	s := t.tab.Load()
 	for _, id := range ids {
-		if s.tomb(id) > pos {
+		if s.after(id, pos) {
 			return false
 		}
 	}
@@ -267,8 +275,7 @@ func (t *tracker) check(ds unsafe.Pointer, pos, p uint64) bool {
 	quiet := t.busy.Load() == 0 // after p, before the tombstones
 	s := t.tab.Load()           // after p: a table grown since holds every tombstone up to p
 	for _, id := range depSetIDs(ds, hdr) {
-		a, b := s.slots(id)
-		if min(s.tombs[a].Load(), s.tombs[b].Load()) > pos {
+		if s.after(id, pos) {
 			return false
 		}
 	}

@@ -157,16 +157,22 @@ func TestPausedFollowerBeyondRetention(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		o    Options
-		run  func(b *Bus)
+		run  func(b *Bus, steady *recorder)
 	}{
-		{"by count", Options{MaxCount: 10}, func(b *Bus) {
+		{"by count", Options{MaxCount: 10}, func(b *Bus, steady *recorder) {
 			for i := range 50 {
 				publish(t, b, strconv.Itoa(i))
+				if i%5 == 4 {
+					// Paced by the steady follower: it never falls MaxCount
+					// behind, however the machine schedules it.
+					steady.waitMessage(t, strconv.Itoa(i))
+				}
 			}
 		}},
-		{"by age", Options{MaxAge: 100 * time.Millisecond}, func(b *Bus) {
+		{"by age", Options{MaxAge: 100 * time.Millisecond}, func(b *Bus, steady *recorder) {
 			for i := range 5 {
 				publish(t, b, strconv.Itoa(i))
+				steady.waitMessage(t, strconv.Itoa(i)) // read before it is old enough to trim
 				time.Sleep(60 * time.Millisecond)
 			}
 			time.Sleep(150 * time.Millisecond)
@@ -181,7 +187,7 @@ func TestPausedFollowerBeyondRetention(t *testing.T) {
 			// A follower that keeps up loses nothing.
 			steady := newRecorder()
 			subscribe(t, b, steady)
-			tc.run(b)
+			tc.run(b, steady)
 			if _, err := b.Trim(testCtx(t)); err != nil {
 				t.Fatal(err)
 			}
@@ -318,6 +324,9 @@ func TestRetention(t *testing.T) {
 	subscribe(t, b, r)
 	for i := range 300 {
 		publish(t, b, strconv.Itoa(i))
+		if i%10 == 9 {
+			r.waitMessage(t, strconv.Itoa(i)) // the subscriber keeps up, however it is scheduled
+		}
 	}
 	waitCount(b, "at most 55", func(n int) bool { return n <= 55 })
 	if ev := r.waitMessage(t, "299"); len(ev) != 300 || losses(ev) > 0 {
