@@ -354,6 +354,21 @@ func BenchmarkSet(b *testing.B) {
 			i++
 		}
 	})
+	// otter replacing a pointer to a 24-byte value, allocated for each Set.
+	b.Run("impl=otter-ptr24B", func(b *testing.B) {
+		type wide struct{ V, A, B int }
+		c := otter.Must(&otter.Options[int, *wide]{MaximumSize: 2 * benchKeys})
+		defer c.StopAllGoroutines()
+		for i := range benchKeys {
+			c.Set(i, &wide{V: i})
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			c.Set(i&(benchKeys-1), &wide{V: i})
+			i++
+		}
+	})
 	for _, ndeps := range []int{0, 4} {
 		b.Run(fmt.Sprintf("deps=%d", ndeps), func(b *testing.B) {
 			ctx := context.Background()

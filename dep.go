@@ -24,6 +24,7 @@ import (
 type Dep struct {
 	s   string
 	err error
+	id  uint64 // depID(s), computed once when the Dep is made; 0 in the zero Dep
 }
 
 // String returns the canonical form of d, the form that travels on a bus and that
@@ -204,7 +205,7 @@ func makeDep(s string) Dep {
 		kind, _, _ := strings.Cut(s, ":")
 		return Dep{err: fmt.Errorf("fresh: %s dependency of %d bytes is too long (the limit is %d)", kind, len(s), wire.MaxItemLen)}
 	}
-	return Dep{s: s}
+	return Dep{s: s, id: depID(s)}
 }
 
 // schemeDep returns the internal dependency shared by every scope of table over the
@@ -221,7 +222,7 @@ func schemeDep(table string, cols []string) Dep {
 		}
 		b = appendEscaped(b, c)
 	}
-	return Dep{s: string(b)}
+	return Dep{s: string(b), id: depID(string(b))}
 }
 
 // ParseDep parses the canonical form printed by Dep.String. ParseDep(d.String()) == d

@@ -65,8 +65,8 @@ func (l *depList) addDeps(deps []Dep, s *schemes) error {
 // not a method, so that ids may live on the caller's stack (Set).
 func appendDepIDs(ids []uint64, deps []Dep, s *schemes) ([]uint64, error) {
 	var first error
-	add := func(n string) {
-		if id := depID(n); !slices.Contains(ids, id) {
+	add := func(id uint64) {
+		if !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 	}
@@ -75,14 +75,14 @@ func appendDepIDs(ids []uint64, deps []Dep, s *schemes) ([]uint64, error) {
 			first = cmp.Or(first, err)
 			continue
 		}
-		add(d.s)
-		if d.Kind() == kindScope {
+		add(d.depID())
+		if d.isScope() {
 			scheme, err := s.schemeOf(d.s)
 			if err != nil {
 				first = cmp.Or(first, err)
 				continue
 			}
-			add(scheme)
+			add(depID(scheme))
 		}
 	}
 	return ids, first
@@ -100,7 +100,7 @@ func appendDepNames(names []string, deps []Dep, s *schemes) []string {
 			continue
 		}
 		add(d.s)
-		if d.Kind() == kindScope {
+		if d.isScope() {
 			if scheme, err := s.schemeOf(d.s); err == nil {
 				add(scheme)
 			}
@@ -111,4 +111,17 @@ func appendDepNames(names []string, deps []Dep, s *schemes) []string {
 
 func (l depList) clone() depList {
 	return depList{ids: slices.Clone(l.ids), names: slices.Clone(l.names), keepNames: l.keepNames}
+}
+
+// depID returns the id of d, which must be valid.
+func (d Dep) depID() uint64 {
+	if d.id != 0 {
+		return d.id
+	}
+	return depID(d.s) // a Dep built as a literal (tests) has no id
+}
+
+// isScope reports whether d is a scope, without parsing its kind.
+func (d Dep) isScope() bool {
+	return len(d.s) > len(kindScope) && d.s[len(kindScope)] == ':' && d.s[:len(kindScope)] == kindScope
 }
