@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/freshcache/fresh"
 	"github.com/freshcache/fresh/benchmarks/caches"
 )
 
@@ -99,5 +100,23 @@ func TestChurnAccounting(t *testing.T) {
 	}
 	if d := with + inv - base; math.Abs(d) > 2 {
 		t.Errorf("with churn %.2f%% + invalidated misses %.2f%% = %.2f%%; want within 2 points of %.2f%%", with, inv, with+inv, base)
+	}
+}
+
+// TestChurnReplayOwnHub: a churn replay invalidates in a hub of its own. Replays
+// run side by side and their tags share names, so in the default hub each would
+// invalidate the entries of the others (which made the churn table's residuals
+// depend on which replays happened to overlap).
+func TestChurnReplayOwnHub(t *testing.T) {
+	before := fresh.DefaultHub().Stats().Position
+	rs, err := churn(zipfTrace(5000), 200, []float64{0.1}, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs[1].invalidations == 0 {
+		t.Fatal("the replay invalidated nothing")
+	}
+	if after := fresh.DefaultHub().Stats().Position; after != before {
+		t.Errorf("the default hub's position moved from %d to %d during a churn replay", before, after)
 	}
 }

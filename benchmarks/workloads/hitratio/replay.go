@@ -77,7 +77,14 @@ func churn(keys []uint64, capacity int, rates []float64, group uint64) ([]churnR
 // otherwise it counts the invalidated misses against base.
 func replayChurn(keys []uint64, capacity int, rate float64, group, seed uint64, base bitset) (churnResult, error) {
 	ctx := context.Background()
-	c, err := fresh.New(fresh.Options[uint64, uint64]{MaxEntries: capacity, Executor: func(f func()) { f() }})
+	// A hub of its own: replays run side by side, and their tags share names
+	// ("g0", "g1", ...), so in one hub each would invalidate the other's entries.
+	hub, err := fresh.NewHub(fresh.HubOptions{})
+	if err != nil {
+		return churnResult{}, err
+	}
+	defer hub.Close(ctx) //nolint:errcheck // a hub without a bus, closed without a deadline, cannot fail to close
+	c, err := fresh.New(fresh.Options[uint64, uint64]{Hub: hub, MaxEntries: capacity, Executor: func(f func()) { f() }})
 	if err != nil {
 		return churnResult{}, err
 	}
