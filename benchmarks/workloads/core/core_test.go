@@ -24,14 +24,18 @@ func TestRunShort(t *testing.T) {
 		t.Fatalf("got %d tables; want 5", len(s.Tables))
 	}
 	sum, hits, nested, sets, invs := s.Tables[0], s.Tables[1], s.Tables[2], s.Tables[3], s.Tables[4]
-	if got, want := len(sum.Rows), 9; got != want {
-		t.Errorf("summary has %d rows; want %d", got, want)
+	if got, want := len(sum.Rows), 11; got != want {
+		t.Errorf("summary has %d rows; want %d (9 targets, 2 floors)", got, want)
 	}
-	for _, row := range sum.Rows {
+	for i, row := range sum.Rows {
 		// Every row names cases that ran: a misspelt name would leave a zero,
 		// hence no ratio or an undecided target.
-		if row[4] != "yes" && row[4] != "**no**" {
-			t.Errorf("summary row %q: met is %q; want yes or **no**", row[0], row[4])
+		if floor := i >= 9; floor && (row[4] != "–" || !strings.HasPrefix(row[0], "Not a target")) ||
+			!floor && row[4] != "yes" && row[4] != "**no**" {
+			t.Errorf("summary row %q: met is %q; want yes or **no** for a target, – for a floor", row[0], row[4])
+		}
+		if strings.Contains(row[2], "–") && i >= 9 {
+			t.Errorf("summary row %q: no ratio", row[0])
 		}
 		if strings.Contains(row[1], " 0.00 ns") {
 			t.Errorf("summary row %q: a case measured nothing: %s", row[0], row[1])
@@ -56,7 +60,7 @@ func TestCaseNames(t *testing.T) {
 	for _, hc := range HitCases() {
 		names = append(names, hc.Name)
 	}
-	for _, want := range []string{otterPlain, otterStats, otterExpiry, fresh0, fresh0NoStats, fresh4, fresh4Churn, fresh4ChurnNoStats, nested4, nested4Churn} {
+	for _, want := range []string{otterPlain, otterStats, otterExpiry, otterPtr, fresh0, fresh0NoStats, fresh4, fresh4Churn, fresh4ChurnNoStats, nested4, nested4Churn} {
 		if !slices.Contains(names, want) {
 			t.Errorf("HitCases has no %q; the summary needs it", want)
 		}

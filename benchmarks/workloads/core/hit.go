@@ -33,6 +33,7 @@ type HitCase struct {
 	TTL     bool // fresh with a default TTL, or otter with an expiry calculator
 	Stats   bool // otter counts hits and misses (stats.NewCounter)
 	NoStats bool // fresh does not count hits and misses (Options.NoHitStats)
+	Pointer bool // otter holding a pointer to a 24-byte value, as fresh would hold its entries behind a pointer
 	Versus  string
 }
 
@@ -41,6 +42,8 @@ const (
 	otterPlain  = "otter"
 	otterStats  = "otter-stats"
 	otterExpiry = "otter-expiry"
+	otterPtr    = "otter-ptr24B" // a pointer to a value of fresh's entry's size
+	otterWide   = "otter-24B"    // a value of fresh's entry's size (Set only)
 
 	fresh0             = "fresh-0deps"
 	fresh0NoStats      = "fresh-0deps-nostats"
@@ -58,6 +61,7 @@ func HitCases() []HitCase {
 		{Name: otterPlain},
 		{Name: otterStats, Stats: true},
 		{Name: otterExpiry, TTL: true},
+		{Name: otterPtr, Pointer: true},
 	}
 	for _, churn := range []bool{false, true} {
 		suffix := ""
@@ -109,6 +113,18 @@ func hitFixture(hc HitCase, keys int) (*fixture, error) {
 		f.op = func(k uint64) bool { _, ok := c.Get(k); return ok }
 		return f, nil
 	}
+	if hc.Pointer {
+		c, err := otter.New(&otter.Options[uint64, *wide]{MaximumSize: 2 * keys})
+		if err != nil {
+			return nil, err
+		}
+		for k := range uint64(keys) {
+			c.Set(k, &wide{v: k})
+		}
+		f.close = func() { c.StopAllGoroutines() }
+		f.op = func(k uint64) bool { v, ok := c.GetIfPresent(k); return ok && v.v == k }
+		return f, nil
+	}
 	o := &otter.Options[uint64, uint64]{MaximumSize: 2 * keys}
 	if hc.TTL {
 		o.ExpiryCalculator = otter.ExpiryWritingFunc(func(otter.Entry[uint64, uint64]) time.Duration { return math.MaxInt64 })
@@ -127,6 +143,10 @@ func hitFixture(hc HitCase, keys int) (*fixture, error) {
 	f.op = func(k uint64) bool { _, ok := c.GetIfPresent(k); return ok }
 	return f, nil
 }
+
+// wide is a value of the size of fresh's entry of a uint64: the value, a position
+// word and a pointer.
+type wide struct{ v, a, b uint64 }
 
 // tags returns the pool of tags the entries depend on.
 func tags() []fresh.Dep {

@@ -13,8 +13,9 @@ import (
 type SetCase struct {
 	Name       string // the cache: "otter", or "fresh-Ndeps"
 	Fresh      bool
-	Deps       int // tags per entry (fresh), the same as the entry it replaces
-	Goroutines int // 1, or 0 for Options.Goroutines
+	Deps       int  // tags per entry (fresh), the same as the entry it replaces
+	Wide       bool // otter replacing a 24-byte value, which it boxes, as it boxes fresh's entries
+	Goroutines int  // 1, or 0 for Options.Goroutines
 }
 
 // id names the case in the results: its Name, and the goroutines when there is
@@ -33,6 +34,7 @@ func SetCases() []SetCase {
 	for _, g := range []int{0, 1} {
 		cs = append(cs,
 			SetCase{Name: otterPlain, Goroutines: g},
+			SetCase{Name: otterWide, Wide: true, Goroutines: g},
 			SetCase{Name: fresh0, Fresh: true, Goroutines: g},
 			SetCase{Name: fresh4, Fresh: true, Deps: 4, Goroutines: g},
 		)
@@ -79,6 +81,18 @@ func setFixture(sc SetCase, keys int) (*fixture, error) {
 			opts := dependsOn(sc.Deps)
 			f.op = func(k uint64) bool { return c.Set(ctx, k, k, opts[k%tagPool]) == nil }
 		}
+		return f, nil
+	}
+	if sc.Wide {
+		c, err := otter.New(&otter.Options[uint64, wide]{MaximumSize: 2 * keys})
+		if err != nil {
+			return nil, err
+		}
+		for k := range uint64(keys) {
+			c.Set(k, wide{v: k})
+		}
+		f.close = func() { c.StopAllGoroutines() }
+		f.op = func(k uint64) bool { c.Set(k, wide{v: k}); return true }
 		return f, nil
 	}
 	c, err := otter.New(&otter.Options[uint64, uint64]{MaximumSize: 2 * keys})
