@@ -103,9 +103,9 @@ const errStreamStoreFailed jetstream.ErrorCode = 10049
 
 // createStream creates the bus's stream. A server that fails to create the
 // stream's store is asked again, a few times over about a second: nats-server
-// 2.9 was seen to fail this way ("could not create storage directory … no such
-// file or directory") while other streams of the account were being deleted, and
-// to succeed on the next request.
+// 2.9 was seen to fail this way now and then ("could not create storage directory
+// … no such file or directory"), in a test suite that creates and deletes many
+// streams at once, and to succeed on the next request.
 func (b *Bus) createStream(ctx context.Context) (jetstream.Stream, error) {
 	wait := 20 * time.Millisecond
 	for attempt := 1; ; attempt++ {
