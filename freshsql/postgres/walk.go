@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/freshcache/fresh/freshsql"
@@ -100,29 +101,34 @@ func (w *walker) node(n proto.Message, sc *scope) {
 
 // children walks every set field of m except those named in skip.
 func (w *walker) children(m proto.Message, sc *scope, skip ...string) {
+	eachChild(m, skip, func(c proto.Message) { w.node(c, sc) })
+}
+
+// eachChild calls visit on every message held by a set field of m (each element
+// of a list), except in the fields named in skip. It takes the fields in the order
+// the message declares them, not in Range's, which is undefined: an analysis comes
+// out the same in every build.
+func eachChild(m proto.Message, skip []string, visit func(proto.Message)) {
 	r := m.ProtoReflect()
 	if !r.IsValid() {
 		return
 	}
-	r.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		for _, s := range skip {
-			if string(fd.Name()) == s {
-				return true
-			}
+	fields := r.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() || !r.Has(fd) || slices.Contains(skip, string(fd.Name())) {
+			continue // the parse tree has no maps
 		}
-		switch {
-		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+		v := r.Get(fd)
+		if fd.IsList() {
 			l := v.List()
-			for i := 0; i < l.Len(); i++ {
-				w.node(l.Get(i).Message().Interface(), sc)
+			for j := range l.Len() {
+				visit(l.Get(j).Message().Interface())
 			}
-		case fd.IsMap():
-			// The parse tree has no maps.
-		case fd.Kind() == protoreflect.MessageKind:
-			w.node(v.Message().Interface(), sc)
+			continue
 		}
-		return true
-	})
+		visit(v.Message().Interface())
+	}
 }
 
 // nodes walks a list of nodes in expression position.
