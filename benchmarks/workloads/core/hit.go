@@ -144,9 +144,12 @@ func hitFixture(hc HitCase, keys int) (*fixture, error) {
 	return f, nil
 }
 
-// wide is a value of the size of fresh's entry of a uint64: the value, a position
-// word and a pointer.
-type wide struct{ v, a, b uint64 }
+// wide is a value of the size of fresh's entry of a uint64: the value, and room for
+// a position word and a pointer.
+type wide struct {
+	v uint64
+	_ [2]uint64
+}
 
 // tags returns the pool of tags the entries depend on.
 func tags() []fresh.Dep {
