@@ -24,7 +24,7 @@ import (
 type Dep struct {
 	s   string
 	err error
-	id  uint64 // depID(s), computed once when the Dep is made; 0 in the zero Dep
+	id  uint64 // depID(s), computed once by makeDep or schemeDep, the only makers of a valid Dep
 }
 
 // String returns the canonical form of d, the form that travels on a bus and that

@@ -75,7 +75,7 @@ func appendDepIDs(ids []uint64, deps []Dep, s *schemes) ([]uint64, error) {
 			first = cmp.Or(first, err)
 			continue
 		}
-		add(d.depID())
+		add(d.id) // valid, so made by makeDep or schemeDep, which set it
 		if d.isScope() {
 			scheme, err := s.schemeOf(d.s)
 			if err != nil {
@@ -111,14 +111,6 @@ func appendDepNames(names []string, deps []Dep, s *schemes) []string {
 
 func (l depList) clone() depList {
 	return depList{ids: slices.Clone(l.ids), names: slices.Clone(l.names), keepNames: l.keepNames}
-}
-
-// depID returns the id of d, which must be valid.
-func (d Dep) depID() uint64 {
-	if d.id != 0 {
-		return d.id
-	}
-	return depID(d.s) // a Dep built as a literal (tests) has no id
 }
 
 // isScope reports whether d is a scope, without parsing its kind.
