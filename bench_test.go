@@ -15,6 +15,10 @@ import (
 
 const benchKeys = 1 << 15
 
+// wide is a value as large as fresh's entry of an int: the value, a position word
+// and a pointer.
+type wide struct{ V, A, B int }
+
 // benchKeyStream returns a precomputed Zipf-distributed key sequence, so that the
 // benchmark loop measures the cache and not the generator.
 func benchKeyStream() []int {
@@ -75,7 +79,6 @@ func BenchmarkHit(b *testing.B) {
 	// otter holding a value as large as fresh's entry: what the store pays for the
 	// entry's position word and pointer.
 	b.Run("impl=otter-24B", func(b *testing.B) {
-		type wide struct{ V, A, B int }
 		c := otter.Must(&otter.Options[int, wide]{MaximumSize: 2 * benchKeys, ExpiryCalculator: otter.ExpiryWriting[int, wide](1 << 40)})
 		defer c.StopAllGoroutines()
 		for i := range benchKeys {
@@ -87,7 +90,6 @@ func BenchmarkHit(b *testing.B) {
 	// entries behind a pointer (which would make every Set one allocation, the
 	// entry with its dependencies, in place of otter's box and fresh's depSet).
 	b.Run("impl=otter-ptr24B", func(b *testing.B) {
-		type wide struct{ V, A, B int }
 		c := otter.Must(&otter.Options[int, *wide]{MaximumSize: 2 * benchKeys})
 		defer c.StopAllGoroutines()
 		for i := range benchKeys {
@@ -341,7 +343,6 @@ func BenchmarkSet(b *testing.B) {
 	})
 	// otter replacing a 24-byte value (fresh's entry with an int): it boxes each one.
 	b.Run("impl=otter-24B", func(b *testing.B) {
-		type wide struct{ V, A, B int }
 		c := otter.Must(&otter.Options[int, wide]{MaximumSize: 2 * benchKeys})
 		defer c.StopAllGoroutines()
 		for i := range benchKeys {
@@ -356,7 +357,6 @@ func BenchmarkSet(b *testing.B) {
 	})
 	// otter replacing a pointer to a 24-byte value, allocated for each Set.
 	b.Run("impl=otter-ptr24B", func(b *testing.B) {
-		type wide struct{ V, A, B int }
 		c := otter.Must(&otter.Options[int, *wide]{MaximumSize: 2 * benchKeys})
 		defer c.StopAllGoroutines()
 		for i := range benchKeys {
