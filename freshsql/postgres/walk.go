@@ -106,19 +106,24 @@ func (w *walker) children(m proto.Message, sc *scope, skip ...string) {
 
 // eachChild calls visit on every message held by a set field of m (each element
 // of a list), except in the fields named in skip. It takes the fields in the order
-// the message declares them, not in Range's, which is undefined: an analysis comes
-// out the same in every build.
+// of their numbers, not in Range's, which is undefined: an analysis comes out the
+// same in every build.
 func eachChild(m proto.Message, skip []string, visit func(proto.Message)) {
 	r := m.ProtoReflect()
 	if !r.IsValid() {
 		return
 	}
-	fields := r.Descriptor().Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() || !r.Has(fd) || slices.Contains(skip, string(fd.Name())) {
-			continue // the parse tree has no maps
+	var set [8]protoreflect.FieldDescriptor // most nodes set a few fields
+	fds := set[:0]
+	r.Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		// The parse tree has no maps.
+		if fd.Kind() == protoreflect.MessageKind && !fd.IsMap() && !slices.Contains(skip, string(fd.Name())) {
+			fds = append(fds, fd)
 		}
+		return true
+	})
+	slices.SortFunc(fds, func(a, b protoreflect.FieldDescriptor) int { return int(a.Number() - b.Number()) })
+	for _, fd := range fds {
 		v := r.Get(fd)
 		if fd.IsList() {
 			l := v.List()
